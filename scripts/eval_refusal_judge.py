@@ -1,6 +1,9 @@
 """Agreement of the offline refusal judge and a keyword baseline with hand labels, per split.
 
-    .venv/bin/python scripts/eval_refusal_judge.py [--data tests/data/refusal_dev.jsonl] [--errors]
+    .venv/bin/python scripts/eval_refusal_judge.py [--data FILE.jsonl ...] [--errors]
+
+Default data: tests/data/refusal_dev.jsonl (splits dev, heldout, heldout2) and
+tests/data/refusal_heldout3.jsonl (heldout3a, tuned on for version 3; heldout3b, never seen).
 
 Binary agreement counts refusal and partial_refusal as refusal (XSTest's convention).
 """
@@ -19,7 +22,8 @@ from srlab.models.reasoning import make_generation
 from srlab.schema import Sample
 
 LABELS = ("refusal", "partial_refusal", "compliance")
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "refusal_dev.jsonl"
+DATA_DIR = Path(__file__).resolve().parents[1] / "tests" / "data"
+DEFAULT_DATA = [DATA_DIR / "refusal_dev.jsonl", DATA_DIR / "refusal_heldout3.jsonl"]
 
 # The usual keyword list (as in GCG / HarmBench-style refusal matching).
 REFUSAL_KEYWORDS = (
@@ -106,10 +110,12 @@ def print_report(title: str, result: dict[str, object]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled JSONL (id, prompt, response, label, split)")
+    parser.add_argument(
+        "--data", type=Path, nargs="+", default=DEFAULT_DATA, help="labelled JSONL files (id, prompt, response, label, split)"
+    )
     parser.add_argument("--errors", action="store_true", help="print the judge's disagreements")
     args = parser.parse_args(argv)
-    rows = load_rows(args.data)
+    rows = [row for path in args.data for row in load_rows(path)]
     judge = judge_refusal(RefusalJudge())
     for split in sorted({row.get("split", "all") for row in rows}) + ["all"]:
         subset = rows if split == "all" else [row for row in rows if row.get("split", "all") == split]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,9 @@ def test_validation_errors_name_the_field_path(tmp_path: Path, patch: dict, expe
         ({"limits": {"mmlu": 3}}, "limits.mmlu: not one of the experiment's benchmarks"),
         ({"extra_judges": {"harmful": ["refusal", "oracle"]}}, "extra_judges.harmful.1: unknown judge 'oracle'"),
         ({"attacks": [{"name": "pair", "attacker": {"name": "smollm2-135m"}}]}, "attacks.0.judge: attack 'pair' needs a model for its judge role"),
+        ({"calibration": {"oracle": {"labels": "l.jsonl"}}}, "calibration.oracle: unknown judge 'oracle'"),
+        ({"calibration": {"llama-guard": {"labels": "l.jsonl"}}},
+         "calibration.llama-guard: judge 'llama-guard' scores none of the benchmarks' metrics (those judges: gsm8k-answer, refusal)"),
     ],
 )
 def test_unknown_names_fail_at_planning_with_their_path(tmp_path: Path, patch: dict, expected: str) -> None:
@@ -129,3 +133,38 @@ def test_lrm_study_plans_six_recipes_on_four_benchmarks() -> None:
     ]
     assert {c.benchmark for c in plan.cells} == {"math500", "aime2024", "strongreject", "xstest"}
     assert len(plan.cells) == 7 * 4
+
+
+def _labels(tmp_path: Path, rows: list[dict]) -> Path:
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_calibration_labels_are_read_up_front_with_their_errors(tmp_path: Path) -> None:
+    from srlab.experiment.calibration import load_calibration_sets
+
+    good = {"prompt": "p", "response": "r", "label": "refusal", "split": "a"}
+    _labels(tmp_path, [good, {**good, "label": "compliance"}, {**good, "split": "b", "label": "partial_refusal"},
+                       {**good, "label": None}])
+    entry = {"labels": "labels.jsonl", "positive": ["refusal", "partial_refusal"], "where": {"split": "a"}}
+    config = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": entry}}))
+    labelled = load_calibration_sets(config)["refusal"]
+    assert labelled.labels == [True, False, None]  # split b filtered out; null stays unlabelled
+    assert len(labelled.sha256) == 64
+
+    missing = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": {"labels": "nope.jsonl"}}}))
+    with pytest.raises(SrlabError, match=r"calibration.refusal.labels: no file .*nope.jsonl"):
+        load_calibration_sets(missing)
+    # Without 'positive', class names are not booleans: the error names file, line and the fix.
+    plain = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": {"labels": "labels.jsonl"}}}))
+    with pytest.raises(SrlabError, match=r"calibration.refusal: .*labels.jsonl:1: field 'label' must be true/false.*'positive'"):
+        load_calibration_sets(plain)
+    wrong = {"labels": "labels.jsonl", "positive": ["refused"]}
+    config = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": wrong}}))
+    with pytest.raises(SrlabError, match=r"no row's 'label' is one of \['refused'\]"):
+        load_calibration_sets(config)
+    empty = {**entry, "where": {"split": "zzz"}}
+    config = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": empty}}))
+    with pytest.raises(SrlabError, match=r"no rows matching \{'split': 'zzz'\}"):
+        load_calibration_sets(config)

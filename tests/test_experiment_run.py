@@ -11,8 +11,12 @@ import yaml
 
 from srlab.experiment.config import load_experiment
 from srlab.experiment.runner import run_experiment
+from srlab.judge.agreement import corrected_difference, rogan_gladen
+from srlab.report.model import Report
 from srlab.report.plot import tradeoff_points
 from srlab.store import Store
+
+LABELS = Path(__file__).resolve().parent / "data" / "refusal_dev.jsonl"
 
 
 def _experiment(tmp_path: Path, model_dir: Path) -> Path:
@@ -42,6 +46,8 @@ def _experiment(tmp_path: Path, model_dir: Path) -> Path:
                 "strategies": ["direct"],
                 "attacks": ["none", {"name": "jailbreak-templates", "label": "jb", "options": {"per_sample": 1}}],
                 "extra_judges": {"harmful": ["risky-patterns-offline"]},
+                "calibration": {"refusal": {"labels": str(LABELS), "positive": ["refusal", "partial_refusal"],
+                                            "where": {"split": "heldout"}}},
                 "benchmarks": {"reasoning": ["chain_sum_easy"], "harmful": ["strongreject"], "benign": ["xstest"]},
                 "limit": 3,
                 "decoding": {"max_new_tokens": 8},
@@ -100,6 +106,8 @@ def test_experiment_runs_reports_and_resumes_without_redoing_work(
     assert {"srlab", "torch", "transformers", "trl"} <= set(report.provenance["packages"])
     assert report.provenance["seeds"] == {"experiment": 0, "decoding": 0}
 
+    _check_judge_correction(report, out)
+
     with Store(config.store_path()) as store:
         generations, verdicts = store.count("generations"), store.count("verdicts")
     caplog.set_level(logging.INFO)
@@ -111,3 +119,34 @@ def test_experiment_runs_reports_and_resumes_without_redoing_work(
     with Store(config.store_path()) as store:
         assert (store.count("generations"), store.count("verdicts")) == (generations, verdicts)
     assert [r.model_dump(exclude={"created"}) for r in again.rows] == [r.model_dump(exclude={"created"}) for r in report.rows]
+
+
+def _check_judge_correction(report: Report, out: Path) -> None:
+    """The refusal judge, calibrated on 80 hand-labelled responses, corrects what it scored."""
+    (calibration,) = report.calibrations
+    assert (calibration.judge, calibration.n, calibration.tp + calibration.fn) == ("refusal", 80, 39)
+    sens, spec = calibration.rates().sensitivity, calibration.rates().specificity
+    assert sens is not None and spec is not None and sens + spec > 1.8
+    for row in report.rows:
+        for m in row.metrics:
+            if m.benchmark == "chain_sum_easy":  # scored by gsm8k-answer, which was not calibrated
+                assert m.corrected is None
+                continue
+            if m.rate is None:
+                continue
+            assert m.corrected is not None and m.corrected.judge == "refusal"
+            # ASR counts the judge's False (not refused), over-refusal its True.
+            expected = rogan_gladen(m.rate, spec, sens) if m.name == "asr" else rogan_gladen(m.rate, sens, spec)
+            assert m.corrected.rate == pytest.approx(min(1.0, max(0.0, expected)))
+            assert m.corrected.high - m.corrected.low > m.high - m.low - 0.02  # judge error widens it
+    for d in report.diffs:
+        if d.diff is None or d.benchmark == "chain_sum_easy":
+            assert d.corrected is None
+            continue
+        assert d.corrected is not None
+        assert d.corrected.diff == pytest.approx(corrected_difference(d.diff, d.low, d.high, calibration.rates()).diff)
+    # The tiny model's outputs are mostly empty (undecided), so values are checked in
+    # test_report_build.py; here the wiring: the calibration table is rendered.
+    assert "## Judge calibration" in (out / "report.md").read_text()
+    assert 'id="calibration"' in (out / "report.html").read_text()
+    assert "calibration" not in report.provenance  # shown in its own table, not twice

@@ -19,12 +19,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from srlab.benchmarks.files import read_jsonl_lines
 from srlab.cli.options import add_model_options, model_spec_from_args, split_names
-from srlab.errors import DataFormatError, SrlabError
+from srlab.errors import SrlabError
+from srlab.judge.agreement import CORRECTION_METHODS
+from srlab.judge.labels import read_labelled
 from srlab.schema import Generation, Sample, Verdict
-
-LABEL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,8 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--run", default=None, help="run id whose stored generations are judged")
     parser.add_argument("--labels", default=None, help="JSONL with prompt, response and a human label (true/false/null)")
     parser.add_argument("--label-field", default="label", help="field of --labels holding the human label")
+    parser.add_argument(
+        "--positive", default=None,
+        help="comma-separated label classes that mean the judge's True (e.g. refusal,partial_refusal); "
+        "default: labels are true/false",
+    )
     parser.add_argument("--target", default="full", choices=["full", "answer", "reasoning"], help="what each judge reads")
-    parser.add_argument("--method", default="delta", choices=["delta", "bootstrap"], help="interval of the corrected rate")
+    parser.add_argument(
+        "--method", default="lang-reiczigel", choices=list(CORRECTION_METHODS), help="interval of the corrected rate"
+    )
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results as JSON here")
     add_model_options(parser, flag="--judge-model", required=False)
     parser.set_defaults(func=run)
@@ -48,49 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # --- inputs --------------------------------------------------------------------------------------
 
 
-def _parse_label(value: Any, path: str, line: int, field: str) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in LABEL_WORDS:
-        return LABEL_WORDS[value.strip().lower()]
-    if isinstance(value, str) and value.strip().lower() in {"", "null", "none"}:
-        return None
-    raise DataFormatError(path, line, f"field {field!r} must be true/false/1/0/null, got {value!r}")
-
-
-def _generation(row: dict[str, Any]) -> Generation:
-    from srlab.models.reasoning import make_generation
-
-    reasoning = row.get("reasoning")
-    return make_generation(row["response"], reasoning_field=reasoning if isinstance(reasoning, str) else None)
-
-
-def _jsonl_rows(path: str) -> list[tuple[int, dict[str, Any]]]:
-    """``(line number, object)`` per non-blank line, so later errors can name the line."""
-    return read_jsonl_lines(path)
-
-
-def read_items(path: str, label_field: str | None = None) -> tuple[list[tuple[Sample, Generation]], list[bool | None]]:
+def read_items(
+    path: str, label_field: str | None = None, positive: list[str] | None = None
+) -> tuple[list[tuple[Sample, Generation]], list[bool | None]]:
     """Samples and generations from a JSONL of responses, and the human labels when asked."""
-    items: list[tuple[Sample, Generation]] = []
-    labels: list[bool | None] = []
-    required = ("prompt", "response", label_field) if label_field else ("prompt", "response")
-    for line_no, row in _jsonl_rows(path):
-        for name in ("prompt", "response"):
-            if not isinstance(row.get(name), str):
-                raise DataFormatError(path, line_no, f"field {name!r} must be a string")
-        if label_field:
-            if label_field not in row:
-                raise DataFormatError(path, line_no, f"missing field {label_field!r} (fields needed: {', '.join(required)})")
-            labels.append(_parse_label(row[label_field], path, line_no, label_field))
-        sample = Sample(id=str(row.get("id", line_no)), prompt=row["prompt"], benchmark=Path(path).stem,
-                        category=row.get("category"))
-        items.append((sample, _generation(row)))
-    if not items:
-        raise DataFormatError(path, None, "no rows")
-    return items, labels
+    labelled = read_labelled(path, label_field, positive=positive)
+    return labelled.items, labelled.labels
 
 
 def read_run(store_path: str, run_id: str) -> list[tuple[str, Sample, Generation]]:
@@ -145,18 +114,9 @@ def build_judges(names: list[str], args: argparse.Namespace) -> dict[str, Any]:
 
 
 def judge_all(judges: dict[str, Any], items: list[tuple[Sample, Generation]]) -> dict[str, list[Verdict]]:
-    from tqdm.auto import tqdm
+    from srlab.judge.runner import judge_items
 
-    out = {}
-    for name, judge in judges.items():
-        verdicts: list[Verdict] = []
-        with tqdm(total=len(items), desc=f"judge {name}", unit="item", disable=None) as bar:
-            for start in range(0, len(items), 32):
-                chunk = items[start : start + 32]
-                verdicts += judge.judge_many(chunk)
-                bar.update(len(chunk))
-        out[name] = verdicts
-    return out
+    return {name: judge_items(judge, items) for name, judge in judges.items()}
 
 
 # --- command -------------------------------------------------------------------------------------
@@ -182,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"judges": names, "target": args.target}
 
     if args.labels:
-        items, human = read_items(args.labels, args.label_field)
+        items, human = read_items(args.labels, args.label_field, split_names(args.positive) if args.positive else None)
         verdicts = judge_all(judges, items)
         report["vs_labels"] = {}
         calibration = {}

@@ -87,6 +87,20 @@ class AttackEntry(_Strict):
         return self.label or self.name
 
 
+class CalibrationEntry(_Strict):
+    """Human labels for one judge: its measured error is carried into the report's intervals.
+
+    ``labels`` is a JSONL of ``prompt``, ``response`` and a label in the judge's own sense (for
+    the refusal judge, True = refused); ``positive`` names the label classes that mean True when
+    the file holds classes (e.g. [refusal, partial_refusal]); ``where`` keeps matching rows only.
+    """
+
+    labels: str
+    label_field: str = "label"
+    positive: list[str] | None = Field(None, min_length=1)
+    where: dict[str, Any] = Field(default_factory=dict)
+
+
 class ExperimentConfig(_Strict):
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
@@ -101,6 +115,10 @@ class ExperimentConfig(_Strict):
         description="Judges run after each benchmark's own, per axis (e.g. harmful: [risky-patterns-offline]).",
     )
     judge_model: ModelSpec | None = Field(None, description="Model behind LLM judges in extra_judges.")
+    calibration: dict[str, CalibrationEntry] = Field(
+        default_factory=dict,
+        description="Judge name -> human labels; metrics scored by that judge are also reported corrected for its error.",
+    )
     limit: int | None = Field(None, ge=1, description="Samples per benchmark unless limits says otherwise.")
     limits: dict[str, int] = Field(default_factory=dict, description="Per-benchmark sample counts.")
     decoding: DecodingConfig = Field(default_factory=DecodingConfig)

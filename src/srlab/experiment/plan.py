@@ -70,9 +70,12 @@ def _attack_roles(name: str) -> tuple[str, ...]:
 def check_names(config: ExperimentConfig) -> None:
     """Fail before any work with the field path of every unknown or misplaced name."""
     problems: list[str] = []
+    primary: set[str] = set()  # the judges that score some benchmark's metric
     for kind, name in config.benchmarks.all():
         try:
-            actual = get_benchmark(name).kind  # also resolves rg:<task> and benchmark YAML files
+            bench = get_benchmark(name)  # also resolves rg:<task> and benchmark YAML files
+            actual = bench.kind
+            primary.add(bench.default_judges[0])
         except UnknownNameError:
             problems.append(f"benchmarks.{kind}: unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS.names())}")
             continue
@@ -95,6 +98,12 @@ def check_names(config: ExperimentConfig) -> None:
         for i, name in enumerate(names):
             if name not in JUDGES:
                 problems.append(f"extra_judges.{kind}.{i}: unknown judge {name!r}; valid: {', '.join(JUDGES.names())}")
+    for name in config.calibration:
+        if name not in JUDGES:
+            problems.append(f"calibration.{name}: unknown judge {name!r}; valid: {', '.join(JUDGES.names())}")
+        elif name not in primary:
+            scoring = ", ".join(sorted(primary)) or "none"
+            problems.append(f"calibration.{name}: judge {name!r} scores none of the benchmarks' metrics (those judges: {scoring})")
     for name in config.limits:
         if name not in {n for _, n in config.benchmarks.all()}:
             problems.append(f"limits.{name}: not one of the experiment's benchmarks")

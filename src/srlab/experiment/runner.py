@@ -16,6 +16,7 @@ from typing import Any
 from srlab.benchmarks import get_benchmark
 from srlab.errors import SrlabError
 from srlab.experiment.attacking import apply_attack
+from srlab.experiment.calibration import calibrate_all, load_calibration_sets
 from srlab.experiment.config import ExperimentConfig, VariantConfig
 from srlab.experiment.evaluate import build_strategy, evaluate_samples, judge_key, load_samples
 from srlab.experiment.plan import EvalCell, Plan, make_plan
@@ -150,6 +151,8 @@ def run_experiment(
     provenance = collect_provenance(seeds={"experiment": config.seed, "decoding": config.decoding.seed})
     provenance["plan"] = run_plan_block(judges_per_benchmark, _systems(config, plan))
 
+    calibration_sets = load_calibration_sets(config)  # a bad labels file fails before any model work
+
     with Store(config.store_path()) as store:
         store.start_run(run_id, "experiment", config.model_dump(mode="json"), provenance)
         samples = {
@@ -157,14 +160,21 @@ def run_experiment(
             for _, name in config.benchmarks.all()
         }
         manifests: dict[str, Any] = {}
-        for spec in config.models:
-            for variant in config.variants:
-                cells = [c for c in plan.cells if c.model == spec.name and c.variant == variant.name]
-                model_spec, info = prepare_model(config, spec, variant, data_dir)
-                if info:
-                    manifests[f"{spec.name}:{variant.name}"] = info
-                _evaluate_cells(config, store, run_id, model_spec, cells, samples, data_dir)
+        helpers = HelperModels(config, store)
+        try:
+            for spec in config.models:
+                for variant in config.variants:
+                    cells = [c for c in plan.cells if c.model == spec.name and c.variant == variant.name]
+                    model_spec, info = prepare_model(config, spec, variant, data_dir)
+                    if info:
+                        manifests[f"{spec.name}:{variant.name}"] = info
+                    _evaluate_cells(config, store, run_id, model_spec, cells, samples, data_dir, helpers)
+            calibrations = calibrate_all(config, calibration_sets, helpers.judge)
+        finally:
+            helpers.close()
         provenance["data_manifests"] = manifests
+        if calibrations:
+            provenance["calibration"] = [c.model_dump(mode="json") for c in calibrations]
         store.start_run(run_id, "experiment", config.model_dump(mode="json"), provenance)
         report = build_report(store, run_id, title=f"srlab: {config.name}")
         paths = write_report(report, out_dir)
@@ -181,28 +191,9 @@ def _evaluate_cells(
     cells: list[EvalCell],
     samples: dict[str, list[Sample]],
     data_dir: Path | None,
+    helpers: HelperModels,
 ) -> None:
     backend = load_backend(spec)
-    helpers: dict[str, ModelBackend] = {}
-    judges: dict[str, Judge] = {}
-
-    def judge_factory(name: str) -> Judge:
-        """Judges built once per model; LLM judges get the config's judge model."""
-        if name not in judges:
-            from srlab.judge.llm_base import LLMJudge
-
-            judge_cls = JUDGES.get(name)
-            if isinstance(judge_cls, type) and issubclass(judge_cls, LLMJudge):
-                if config.judge_model is None:
-                    raise SrlabError(f"judge {name!r} is an LLM judge: set judge_model in the experiment config")
-                key = config.judge_model.model_dump_json()
-                if key not in helpers:
-                    helpers[key] = load_backend(config.judge_model)
-                judges[name] = judge_cls(helpers[key], store=store)
-            else:
-                judges[name] = get_judge(name)
-        return judges[name]
-
     try:
         for cell in cells:
             bench = get_benchmark(cell.benchmark)
@@ -211,7 +202,7 @@ def _evaluate_cells(
             else:
                 entry = config.attack(cell.attack)
                 cell_samples = apply_attack(
-                    entry.name, samples[cell.benchmark], store=store, target=backend, helpers=helpers,
+                    entry.name, samples[cell.benchmark], store=store, target=backend, helpers=helpers.backends,
                     attacker=entry.attacker, judge=entry.judge, options=entry.options,
                     seed=config.seed, data_dir=data_dir,
                 )
@@ -221,7 +212,7 @@ def _evaluate_cells(
             log.info("evaluating %s on %s (%d samples)", label, cell.benchmark, len(cell_samples))
             result = evaluate_samples(
                 backend, store, bench, cell_samples, strategy, config.decoding,
-                config.judges_for(cell.kind, bench.default_judges), judge_factory,
+                config.judges_for(cell.kind, bench.default_judges), helpers.judge,
             )
             store.put_run_items([
                 RunItem(run_id, cell.benchmark, s.id, sample_key(s), label, cell.strategy, cell.attack, key)
@@ -229,5 +220,35 @@ def _evaluate_cells(
             ])
     finally:
         backend.close()
-        for helper in helpers.values():
-            helper.close()
+
+
+class HelperModels:
+    """The run's attacker, PAIR-judge and LLM-judge models and its judges, each built once."""
+
+    def __init__(self, config: ExperimentConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.backends: dict[str, ModelBackend] = {}  # keyed by the model spec's JSON
+        self.judges: dict[str, Judge] = {}
+
+    def judge(self, name: str) -> Judge:
+        """A judge by name; LLM judges get the config's judge model and cache calls in the store."""
+        if name not in self.judges:
+            from srlab.judge.llm_base import LLMJudge
+
+            judge_cls = JUDGES.get(name)
+            if isinstance(judge_cls, type) and issubclass(judge_cls, LLMJudge):
+                if self.config.judge_model is None:
+                    raise SrlabError(f"judge {name!r} is an LLM judge: set judge_model in the experiment config")
+                key = self.config.judge_model.model_dump_json()
+                if key not in self.backends:
+                    self.backends[key] = load_backend(self.config.judge_model)
+                self.judges[name] = judge_cls(self.backends[key], store=self.store)
+            else:
+                self.judges[name] = get_judge(name)
+        return self.judges[name]
+
+    def close(self) -> None:
+        for backend in self.backends.values():
+            backend.close()
+        self.backends.clear()

@@ -6,8 +6,10 @@ either side left undecided are counted apart, never scored.
 
 ``corrected_rate`` is the Rogan-Gladen estimator: a rate measured by an imperfect judge,
 corrected with the judge's sensitivity and specificity from a labelled calibration set, with
-an interval that carries the calibration set's own uncertainty (delta method or a parametric
-bootstrap) on top of the sampling error of the measured rate.
+an interval that carries the calibration set's own uncertainty on top of the sampling error of
+the measured rate: Lang & Reiczigel (2014, Prev. Vet. Med. 113:13-22; the default, near-nominal
+coverage from n = 30), the plain delta method, or a parametric bootstrap.
+``corrected_difference`` does the same for a difference of two rates scored by one judge.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from typing import Any, Literal
 import numpy as np
 
 Z_95 = 1.959963984540054
+
+CorrectionMethod = Literal["lang-reiczigel", "delta", "bootstrap"]
+CORRECTION_METHODS: tuple[str, ...] = ("lang-reiczigel", "delta", "bootstrap")
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,23 @@ class BinaryRates:
     @property
     def n_negative(self) -> int:
         return self.tn + self.fp
+
+    @property
+    def youden(self) -> float | None:
+        """Sensitivity + specificity - 1: the factor by which judge error shrinks every difference."""
+        sens, spec = self.sensitivity, self.specificity
+        return None if sens is None or spec is None else sens + spec - 1
+
+    def flipped(self) -> BinaryRates:
+        """The same judge read the other way round (its False as the positive class).
+
+        A refusal judge's True is a failed attack; ASR counts its False, whose sensitivity is
+        the refusal judge's specificity and vice versa.
+        """
+        return BinaryRates(tp=self.tn, fp=self.fn, fn=self.fp, tn=self.tp)
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
 def cohen_kappa(matrix: dict[tuple[Hashable, Hashable], int], labels: Sequence[Hashable]) -> tuple[float | None, float | None]:
@@ -178,7 +200,7 @@ def corrected_rate(
     n_calib_positive: int,
     n_calib_negative: int,
     *,
-    method: Literal["delta", "bootstrap"] = "delta",
+    method: CorrectionMethod = "lang-reiczigel",
     z: float = Z_95,
     n_resamples: int = 10_000,
     seed: int = 0,
@@ -188,9 +210,11 @@ def corrected_rate(
     ``n`` items gave ``observed_rate``; the judge's sensitivity was measured on
     ``n_calib_positive`` truly positive calibration items and its specificity on
     ``n_calib_negative`` truly negative ones. ``delta``: a normal interval with
-    Var = [Var(p) + θ² Var(Se) + (1-θ)² Var(Sp)] / (Se + Sp - 1)²; ``bootstrap``: a parametric
-    bootstrap redrawing all three binomials (better when a rate is near 0 or 1). Bounds are
-    clipped to [0, 1].
+    Var = [Var(p) + θ² Var(Se) + (1-θ)² Var(Sp)] / (Se + Sp - 1)²; ``lang-reiczigel``: the same
+    variance on Agresti-Coull-style adjusted inputs (z²/2 pseudo-successes and -failures for the
+    rate, one of each for Se and Sp) with a shift of the centre, which keeps coverage near 95%
+    where the delta method falls short (rates near 0 or 1, small n); ``bootstrap``: a parametric
+    bootstrap redrawing all three binomials. Bounds are clipped to [0, 1].
     """
     for name, value in (("observed_rate", observed_rate), ("sensitivity", sensitivity), ("specificity", specificity)):
         if not 0.0 <= value <= 1.0:
@@ -208,6 +232,10 @@ def corrected_rate(
         ) / youden**2
         half = z * math.sqrt(variance)
         low, high = raw - half, raw + half
+    elif method == "lang-reiczigel":
+        low, high = _lang_reiczigel(
+            observed_rate, n, sensitivity, n_calib_positive, specificity, n_calib_negative, z
+        )
     elif method == "bootstrap":
         rng = np.random.default_rng(seed)
         p = rng.binomial(n, observed_rate, n_resamples) / n
@@ -219,7 +247,7 @@ def corrected_rate(
         alpha = 2 * (1 - _normal_cdf(z))
         low, high = (float(x) for x in np.quantile(estimates, [alpha / 2, 1 - alpha / 2]))
     else:
-        raise ValueError(f"unknown method {method!r}; valid: bootstrap, delta")
+        raise ValueError(f"unknown method {method!r}; valid: {', '.join(CORRECTION_METHODS)}")
     return CorrectedRate(
         observed=observed_rate, rate=theta, raw=raw, low=max(0.0, low), high=min(1.0, high),
         sensitivity=sensitivity, specificity=specificity, method=method,
@@ -230,10 +258,93 @@ def corrected_rate_from_calibration(
     positives: int, n: int, calibration: BinaryRates, **kwargs: Any
 ) -> CorrectedRate:
     """``corrected_rate`` with sensitivity and specificity read from a judge-vs-human matrix."""
+    sens, spec = _calibration_rates(calibration)
+    return corrected_rate(positives / n, sens, spec, n, calibration.n_positive, calibration.n_negative, **kwargs)
+
+
+def _lang_reiczigel(
+    observed: float, n: int, sens: float, n_pos: int, spec: float, n_neg: int, z: float
+) -> tuple[float, float]:
+    """Lang & Reiczigel (2014), eqs. 6, 7, 16, 17 (with (1 - P')² in the variance, as in R's asht)."""
+    n_pos_, n_neg_ = n_pos + 2, n_neg + 2
+    sens_ = (n_pos * sens + 1) / n_pos_
+    spec_ = (n_neg * spec + 1) / n_neg_
+    n_ = n + z * z
+    observed_ = (n * observed + z * z / 2) / n_
+    youden_ = sens_ + spec_ - 1
+    if youden_ <= 0:
+        raise ValueError("judge is no better than chance after adjustment: its rate cannot be corrected")
+    p_ = (observed_ + spec_ - 1) / youden_
+    shift = 2 * z * z * (p_ * sens_ * (1 - sens_) / n_pos_ - (1 - p_) * spec_ * (1 - spec_) / n_neg_)
+    variance = (
+        observed_ * (1 - observed_) / n_
+        + p_**2 * sens_ * (1 - sens_) / n_pos_
+        + (1 - p_) ** 2 * spec_ * (1 - spec_) / n_neg_
+    ) / youden_**2
+    half = z * math.sqrt(variance)
+    return p_ + shift - half, p_ + shift + half
+
+
+def corrected_mean_rate(
+    observed: float, observed_variance: float, calibration: BinaryRates, z: float = Z_95
+) -> CorrectedRate:
+    """Rogan-Gladen correction of a rate known only with a variance (e.g. a mean over attacks).
+
+    Delta method: the judge's calibration error is shared by every part of the mean, so it is
+    added once, not averaged away.
+    """
+    sens, spec = _calibration_rates(calibration)
+    raw = rogan_gladen(observed, sens, spec)
+    theta = min(1.0, max(0.0, raw))
+    variance = (
+        observed_variance
+        + theta**2 * sens * (1 - sens) / calibration.n_positive
+        + (1 - theta) ** 2 * spec * (1 - spec) / calibration.n_negative
+    ) / (sens + spec - 1) ** 2
+    half = z * math.sqrt(variance)
+    return CorrectedRate(
+        observed=observed, rate=theta, raw=raw, low=max(0.0, raw - half), high=min(1.0, raw + half),
+        sensitivity=sens, specificity=spec, method="delta",
+    )
+
+
+@dataclass(frozen=True)
+class CorrectedDifference:
+    diff: float
+    low: float
+    high: float
+    youden: float
+
+
+def corrected_difference(
+    diff: float, low: float, high: float, calibration: BinaryRates, z: float = Z_95
+) -> CorrectedDifference:
+    """A difference of two rates scored by the same judge, corrected for that judge's error.
+
+    Rogan-Gladen is affine in the observed rate, so the true difference is the observed one over
+    J = Se + Sp - 1, whatever the base rates. The observed interval (e.g. a paired bootstrap) is
+    read as a normal one; J's own variance is added by the delta method:
+    Var(d / J) = Var(d) / J² + d² Var(J) / J⁴. Bounds are clipped to [-1, 1].
+    """
+    sens, spec = _calibration_rates(calibration)
+    youden = sens + spec - 1
+    if youden <= 0:
+        raise ValueError("judge is no better than chance: its differences cannot be corrected")
+    var_d = ((high - low) / (2 * z)) ** 2
+    var_j = sens * (1 - sens) / calibration.n_positive + spec * (1 - spec) / calibration.n_negative
+    corrected = diff / youden
+    half = z * math.sqrt(var_d / youden**2 + diff**2 * var_j / youden**4)
+    return CorrectedDifference(
+        diff=max(-1.0, min(1.0, corrected)), low=max(-1.0, corrected - half), high=min(1.0, corrected + half),
+        youden=youden,
+    )
+
+
+def _calibration_rates(calibration: BinaryRates) -> tuple[float, float]:
     sens, spec = calibration.sensitivity, calibration.specificity
     if sens is None or spec is None:
         raise ValueError("the calibration set needs both truly positive and truly negative items")
-    return corrected_rate(positives / n, sens, spec, n, calibration.n_positive, calibration.n_negative, **kwargs)
+    return sens, spec
 
 
 def _normal_cdf(x: float) -> float:

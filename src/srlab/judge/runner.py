@@ -47,3 +47,17 @@ def judge_cached(
                     results[(g, s)] = v
                 bar.update(len(chunk))
     return [results[p] for p in pairs]
+
+
+def judge_items(
+    judge: Judge, items: Sequence[tuple[Sample, Generation]], *, chunk_size: int = 32, desc: str | None = None
+) -> list[Verdict]:
+    """One verdict per ``(sample, generation)``, nothing stored: for items outside any run,
+    such as a labels file (LLM judges still cache their model calls)."""
+    verdicts: list[Verdict] = []
+    with tqdm(total=len(items), desc=desc or f"judge {judge.name}", unit="item", disable=None) as bar:
+        for start in range(0, len(items), chunk_size):
+            chunk = items[start : start + chunk_size]
+            verdicts += judge.judge_many(chunk)
+            bar.update(len(chunk))
+    return verdicts

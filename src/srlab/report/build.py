@@ -12,8 +12,13 @@ from collections import defaultdict
 from typing import Any
 
 from srlab.errors import SrlabError
-from srlab.report.metrics import summarize
+from srlab.judge.agreement import BinaryRates, corrected_difference, corrected_mean_rate
+from srlab.report.metrics import counts_as_success, summarize
 from srlab.report.model import (
+    Calibration,
+    Correction,
+    DiffCorrection,
+    DiffRow,
     JudgeVerdict,
     RateMetric,
     Report,
@@ -118,15 +123,23 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
                 metrics=metrics, mean_reasoning_tokens=mean_length(texts_r), mean_answer_tokens=mean_length(texts_a),
             )
         )
+    calibrations = [Calibration(**c) for c in (run["provenance"] or {}).get("calibration", [])]
+    by_judge = {c.judge: c for c in calibrations}
+    calibrated = {
+        benchmark: (bench["judges"][0][0], event_rates(by_judge[bench["judges"][0][0]], bench["kind"]))
+        for benchmark, bench in benchmarks.items()
+        if bench["judges"][0][0] in by_judge
+    }
+    rows = correct_metrics(rows, calibrated)
     rows += attack_average_rows(rows, systems)
     bases = {variant: info["base"] for variant, info in systems.items() if info.get("base")}
-    diffs = diffs_against_base(records, bases, n_resamples=n_resamples)
-    provenance = {k: v for k, v in (run["provenance"] or {}).items() if k != "plan"}
+    diffs = correct_diffs(diffs_against_base(records, bases, n_resamples=n_resamples), calibrated)
+    provenance = {k: v for k, v in (run["provenance"] or {}).items() if k not in ("plan", "calibration")}
     provenance["config"] = run["config"]
     provenance["run_id"] = run_id
     return Report(
         title=title or run_id, rows=rows, diffs=diffs, samples=records, patterns=pattern_rows(records),
-        provenance=provenance,
+        calibrations=calibrations, provenance=provenance,
     )
 
 
@@ -156,16 +169,19 @@ def attack_average_rows(rows: list[VariantRow], systems: dict[str, dict[str, str
                 continue
             if any(p.rate is None for p in parts):  # an attack with nothing decided: no average
                 mean, low, high = None, 0.0, 1.0
+                correction = None
             else:
                 mean = sum(p.rate for p in parts) / len(parts)  # type: ignore[misc]
                 variance = sum(p.rate * (1 - p.rate) / p.n for p in parts) / len(parts) ** 2  # type: ignore[operator]
                 half = Z_95 * math.sqrt(variance)
                 low, high = max(0.0, mean - half), min(1.0, mean + half)
+                correction = _corrected_mean(parts, mean, variance)
             metrics.append(
                 RateMetric(
                     name="asr", benchmark=benchmark, rate=mean, low=low, high=high,
                     n=sum(p.n for p in parts), successes=sum(p.successes for p in parts),
                     undecided=sum(p.undecided for p in parts), truncated=sum(p.truncated for p in parts),
+                    corrected=correction,
                 )
             )
         if metrics:
@@ -178,3 +194,58 @@ def attack_average_rows(rows: list[VariantRow], systems: dict[str, dict[str, str
                 )
             )
     return averaged
+
+
+def _corrected_mean(parts: list[RateMetric], mean: float, variance: float) -> Correction | None:
+    """The mean over attacks corrected for judge error, when one calibrated judge scored every part."""
+    first = parts[0].corrected
+    if first is None or any(p.corrected is None or p.corrected.rates() != first.rates() for p in parts):
+        return None
+    try:
+        result = corrected_mean_rate(mean, variance, first.rates())
+    except ValueError:
+        return None
+    return Correction(
+        judge=first.judge, rate=result.rate, low=result.low, high=result.high, method=result.method,
+        **first.rates().to_dict(),
+    )
+
+
+def event_rates(calibration: Calibration, kind: str) -> BinaryRates:
+    """The judge's calibration counts oriented to the metric's event (see ``counts_as_success``)."""
+    rates = calibration.rates()
+    return rates if counts_as_success(kind, True, calibration.meaning) else rates.flipped()
+
+
+def correct_metrics(rows: list[VariantRow], calibrated: dict[str, tuple[str, BinaryRates]]) -> list[VariantRow]:
+    """Add the judge-error correction to every metric whose benchmark's scoring judge was calibrated.
+
+    ``calibrated`` maps a benchmark to (its scoring judge, the judge's event-oriented counts).
+    """
+    out = []
+    for row in rows:
+        metrics = [
+            m.model_copy(update={"corrected": Correction.of_counts(calibrated[m.benchmark][0], m.successes, m.n,
+                                                                   calibrated[m.benchmark][1])})
+            if m.benchmark in calibrated else m
+            for m in row.metrics
+        ]
+        out.append(row.model_copy(update={"metrics": metrics}))
+    return out
+
+
+def correct_diffs(diffs: list[DiffRow], calibrated: dict[str, tuple[str, BinaryRates]]) -> list[DiffRow]:
+    out = []
+    for d in diffs:
+        if d.diff is None or d.benchmark not in calibrated:
+            out.append(d)
+            continue
+        judge, rates = calibrated[d.benchmark]
+        try:
+            result = corrected_difference(d.diff, d.low, d.high, rates)
+        except ValueError:
+            out.append(d)
+            continue
+        correction = DiffCorrection(judge=judge, diff=result.diff, low=result.low, high=result.high)
+        out.append(d.model_copy(update={"corrected": correction}))
+    return out

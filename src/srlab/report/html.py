@@ -16,8 +16,11 @@ from typing import Any
 from srlab.report.model import Report
 from srlab.report.plot import plot_tradeoff, tradeoff_points
 from srlab.report.tables import (
+    CALIBRATION_HEADER,
+    CALIBRATION_NOTE,
     METRIC_TITLES,
     PATTERN_HEADER,
+    calibration_cells,
     column_title,
     format_length,
     markdown_report,
@@ -63,9 +66,13 @@ def _metrics_table(report: Report) -> str:
             if m is None:
                 cells.append('<td class="rate">–</td>')
                 continue
+            corrected = (
+                "" if m.corrected is None
+                else f'<span class="corrected">judge-corrected {_e(m.corrected.format())}</span>'
+            )
             cells.append(
                 f'<td class="rate" data-metric="{_e(name)}" data-benchmark="{_e(benchmark)}">'
-                f'<span class="value">{_e(m.format())}</span>'
+                f'<span class="value">{_e(m.format())}</span>{corrected}'
                 f'<span class="counts">n={m.n} · undecided {m.undecided} · truncated {m.truncated}</span></td>'
             )
         cells.append(f'<td class="num">{_e(format_length(row.mean_reasoning_tokens))}</td>')
@@ -77,14 +84,23 @@ def _metrics_table(report: Report) -> str:
 def _diffs_table(report: Report) -> str:
     if not report.diffs:
         return '<p class="note">No variant has a base to compare against.</p>'
-    head = "".join(f"<th>{h}</th>" for h in ("Variant", "Base", "Metric", "Benchmark", "Difference [95% CI]", "Pairs"))
+    titles = ["Variant", "Base", "Metric", "Benchmark", "Difference [95% CI]", "Pairs"]
+    corrected = any(d.corrected is not None for d in report.diffs)
+    if corrected:
+        titles.append("Judge-corrected [95% CI]")
+    head = "".join(f"<th>{h}</th>" for h in titles)
     body = []
     for d in report.diffs:
         sign = "" if d.diff is None or d.low <= 0 <= d.high else (' class="sig"')
+        extra = ""
+        if corrected:
+            c = d.corrected
+            c_sign = "" if c is None or c.low <= 0 <= c.high else ' class="sig"'
+            extra = f'<td{c_sign}>{_e("–" if c is None else c.format())}</td>'
         body.append(
             f'<tr data-variant="{_e(d.variant)}"><td>{_e(d.variant)}</td><td>{_e(d.base)}</td>'
             f"<td>{_e(METRIC_TITLES.get(d.metric, d.metric))}</td><td>{_e(d.benchmark)}</td>"
-            f"<td{sign}>{_e(d.format())}</td><td class=\"num\">{d.n_pairs}</td></tr>"
+            f"<td{sign}>{_e(d.format())}</td><td class=\"num\">{d.n_pairs}</td>{extra}</tr>"
         )
     return f'<table id="diffs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
@@ -95,6 +111,17 @@ def _patterns_table(report: Report) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in PATTERN_HEADER)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in pattern_cells(report))
     return f'<h2>Risky reasoning patterns</h2>\n<table id="patterns"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _calibration_table(report: Report) -> str:
+    if not report.calibrations:
+        return ""
+    head = "".join(f"<th>{_e(h)}</th>" for h in CALIBRATION_HEADER)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in calibration_cells(report))
+    return (
+        f'<h2>Judge calibration</h2>\n<p class="note">{_e(CALIBRATION_NOTE)}</p>\n'
+        f'<table id="calibration"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    )
 
 
 def _provenance(report: Report) -> str:
@@ -133,7 +160,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;
 h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d6dae1;padding-bottom:.2rem}
 .meta,.note{color:#5b6472}table{border-collapse:collapse;width:100%;margin:.5rem 0}
 th,td{border:1px solid #d6dae1;padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#f2f4f7}
-td.rate .value{display:block;font-variant-numeric:tabular-nums;white-space:nowrap}td.rate .counts{display:block;font-size:.78rem;color:#5b6472}
+td.rate .value{display:block;font-variant-numeric:tabular-nums;white-space:nowrap}td.rate .counts{display:block;font-size:.78rem;color:#5b6472}td.rate .corrected{display:block;font-size:.85rem;color:#7a3e00;white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums}td.sig{font-weight:600}
 #plot svg{max-width:100%;height:auto}.prov dt{font-weight:600}.prov dd{margin:0 0 .4rem 1rem}
 pre{background:#f6f8fa;padding:.6rem;overflow:auto;white-space:pre-wrap;word-break:break-word;max-height:30rem}
@@ -257,6 +284,7 @@ Rates are over decided samples with 95% Wilson intervals; differences are paired
 <h2>Differences against base</h2>
 {_diffs_table(report)}
 {_patterns_table(report)}
+{_calibration_table(report)}
 <h2>Safety–reasoning trade-off</h2>
 {plot}
 <h2>Samples</h2>
@@ -282,7 +310,8 @@ def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
     paths = {name: out / name for name in ("report.html", "report.json", "report.md", "tradeoff.png", "tradeoff.svg")}
     points = tradeoff_points(report)
     if points:
-        report = report.model_copy(update={"plot_svg": plot_tradeoff(points, paths["tradeoff.png"], paths["tradeoff.svg"])})
+        svg = plot_tradeoff(points, paths["tradeoff.png"], paths["tradeoff.svg"], corrected=bool(report.calibrations))
+        report = report.model_copy(update={"plot_svg": svg})
     else:
         del paths["tradeoff.png"], paths["tradeoff.svg"]
     _write_atomic(paths["report.json"], report.model_dump_json(indent=2))

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from srlab.judge.agreement import BinaryRates, corrected_rate_from_calibration
 from srlab.report.metrics import METRIC_BY_KIND, RateSummary, counts_as_success, format_rate
 from srlab.report.stats import paired_bootstrap_diff, wilson_interval
 from srlab.schema import BenchmarkKind, JudgeTarget, Verdict
@@ -23,8 +24,80 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Calibration(_Frozen):
+    """A judge measured against human labels: the error the report's corrections carry.
+
+    ``tp``/``fp``/``fn``/``tn`` are in the judge's own sense (True = its ``meaning``).
+    """
+
+    judge: str
+    version: str
+    meaning: str | None = None
+    labels: str = Field(..., description="The labels file.")
+    sha256: str
+    where: dict[str, Any] = Field(default_factory=dict)
+    tp: int = Field(..., ge=0)
+    fp: int = Field(..., ge=0)
+    fn: int = Field(..., ge=0)
+    tn: int = Field(..., ge=0)
+    judge_undecided: int = Field(0, ge=0, description="Labelled items the judge left undecided (not scored).")
+    unlabelled: int = Field(0, ge=0, description="Items the humans left unlabelled (not scored).")
+    kappa: float | None = None
+
+    def rates(self) -> BinaryRates:
+        return BinaryRates(tp=self.tp, fp=self.fp, fn=self.fn, tn=self.tn)
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    @property
+    def accuracy(self) -> float | None:
+        return (self.tp + self.tn) / self.n if self.n else None
+
+
+class Correction(_Frozen):
+    """A rate corrected for its judge's measured error (Rogan-Gladen) and its wider 95% interval.
+
+    ``tp``/``fp``/``fn``/``tn`` are the calibration counts oriented to the metric's event (for
+    ASR under a refusal judge, the judge's "not refusal"), so pooled rates can be corrected again.
+    """
+
+    judge: str
+    rate: float = Field(..., ge=0.0, le=1.0)
+    low: float = Field(..., ge=0.0, le=1.0)
+    high: float = Field(..., ge=0.0, le=1.0)
+    method: str
+    tp: int = Field(..., ge=0)
+    fp: int = Field(..., ge=0)
+    fn: int = Field(..., ge=0)
+    tn: int = Field(..., ge=0)
+
+    def rates(self) -> BinaryRates:
+        return BinaryRates(tp=self.tp, fp=self.fp, fn=self.fn, tn=self.tn)
+
+    @classmethod
+    def of_counts(cls, judge: str, successes: int, n: int, rates: BinaryRates) -> Correction | None:
+        """The Lang-Reiczigel correction of ``successes / n``; None when the judge cannot be
+        corrected for (nothing decided, or no better than chance on the calibration set)."""
+        if n == 0:
+            return None
+        try:
+            result = corrected_rate_from_calibration(successes, n, rates)
+        except ValueError:
+            return None
+        return cls(judge=judge, rate=result.rate, low=result.low, high=result.high, method=result.method, **rates.to_dict())
+
+    def format(self) -> str:
+        return format_rate(self.rate, self.low, self.high)
+
+
 class RateMetric(_Frozen):
-    """One rate on one benchmark: the rate over decided samples, its 95% interval and the counts."""
+    """One rate on one benchmark: the rate over decided samples, its 95% interval and the counts.
+
+    ``corrected``, when the scoring judge was calibrated, is the same rate corrected for the
+    judge's measured error, with an interval that carries that error too.
+    """
 
     name: str = Field(..., description='"accuracy", "asr" or "over_refusal".')
     benchmark: str
@@ -35,6 +108,7 @@ class RateMetric(_Frozen):
     successes: int = Field(..., ge=0)
     undecided: int = Field(0, ge=0)
     truncated: int = Field(0, ge=0)
+    corrected: Correction | None = None
 
     @classmethod
     def from_summary(cls, summary: RateSummary) -> RateMetric:
@@ -52,6 +126,12 @@ class RateMetric(_Frozen):
 
     def format(self) -> str:
         return format_rate(self.rate, self.low, self.high)
+
+    def reported(self) -> tuple[float | None, float, float]:
+        """``(rate, low, high)`` to plot: the judge-corrected one where there is one."""
+        if self.corrected is not None:
+            return self.corrected.rate, self.corrected.low, self.corrected.high
+        return self.rate, self.low, self.high
 
 
 class VariantRow(_Frozen):
@@ -72,17 +152,45 @@ class VariantRow(_Frozen):
         return None
 
     def pooled(self, name: str) -> RateMetric | None:
-        """One metric pooled over every benchmark that reports it (counts summed, Wilson again)."""
+        """One metric pooled over every benchmark that reports it (counts summed, Wilson again).
+
+        The pooled rate is corrected for judge error only when every part was scored by the same
+        calibrated judge; a mix of corrected and uncorrected parts has no honest correction.
+        """
         parts = [m for m in self.metrics if m.name == name]
         if not parts:
             return None
         if len(parts) == 1:
             return parts[0]
-        return RateMetric.from_counts(
+        pooled = RateMetric.from_counts(
             name, "+".join(m.benchmark for m in parts),
             sum(m.successes for m in parts), sum(m.n for m in parts),
             sum(m.undecided for m in parts), sum(m.truncated for m in parts),
         )
+        corrections = {m.corrected for m in parts}
+        first = parts[0].corrected
+        if first is not None and all(
+            c is not None and c.judge == first.judge and c.rates() == first.rates() for c in corrections
+        ):
+            correction = Correction.of_counts(first.judge, pooled.successes, pooled.n, first.rates())
+            pooled = pooled.model_copy(update={"corrected": correction})
+        return pooled
+
+
+class DiffCorrection(_Frozen):
+    """A difference over J = Se + Sp - 1 of its judge, with J's uncertainty in the interval."""
+
+    judge: str
+    diff: float = Field(..., ge=-1.0, le=1.0)
+    low: float = Field(..., ge=-1.0, le=1.0)
+    high: float = Field(..., ge=-1.0, le=1.0)
+
+    def format(self) -> str:
+        return format_diff(self.diff, self.low, self.high)
+
+
+def format_diff(diff: float, low: float, high: float) -> str:
+    return f"{100 * diff:+.1f} pts [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
 class DiffRow(_Frozen):
@@ -96,11 +204,12 @@ class DiffRow(_Frozen):
     low: float = Field(..., ge=-1.0, le=1.0)
     high: float = Field(..., ge=-1.0, le=1.0)
     n_pairs: int = Field(..., ge=0, description="Paired samples; 0 for an unpaired comparison.")
+    corrected: DiffCorrection | None = Field(None, description="The difference corrected for judge error.")
 
     def format(self) -> str:
         if self.diff is None:
             return "n/a (no shared decided samples)"
-        return f"{100 * self.diff:+.1f} pts [{100 * self.low:+.1f}, {100 * self.high:+.1f}]"
+        return format_diff(self.diff, self.low, self.high)
 
 
 class JudgeVerdict(_Frozen):
@@ -161,6 +270,9 @@ class Report(_Frozen):
     diffs: list[DiffRow] = Field(default_factory=list)
     samples: list[SampleRecord] = Field(default_factory=list)
     patterns: list[PatternRow] = Field(default_factory=list, description="Risky-pattern rates per variant.")
+    calibrations: list[Calibration] = Field(
+        default_factory=list, description="Judges measured against human labels; their error is in `corrected`."
+    )
     provenance: dict[str, Any] = Field(
         default_factory=dict,
         description="config, packages, git_revision, seeds, data manifest hashes (free-form below that).",

@@ -24,19 +24,20 @@ class TradeoffPoint:
 
 
 def tradeoff_points(report: Report, reasoning_metric: str = "accuracy", harm_metric: str = "asr") -> list[TradeoffPoint]:
-    """One point per variant that has both axes decided; metrics pool over benchmarks."""
+    """One point per variant that has both axes decided; metrics pool over benchmarks.
+
+    Where a metric's judge was calibrated, the point and its bars are the judge-corrected ones.
+    """
     points = []
     for row in report.rows:
         reasoning, harm = row.pooled(reasoning_metric), row.pooled(harm_metric)
-        if reasoning is None or harm is None or reasoning.rate is None or harm.rate is None:
+        if reasoning is None or harm is None:
+            continue
+        (x, x_low, x_high), (asr, asr_low, asr_high) = reasoning.reported(), harm.reported()
+        if x is None or asr is None:
             continue
         # Safety is the complement of the attack success rate, so its bounds swap.
-        points.append(
-            TradeoffPoint(
-                row.variant, reasoning.rate, reasoning.low, reasoning.high,
-                1 - harm.rate, 1 - harm.high, 1 - harm.low,
-            )
-        )
+        points.append(TradeoffPoint(row.variant, x, x_low, x_high, 1 - asr, 1 - asr_high, 1 - asr_low))
     return points
 
 
@@ -52,7 +53,9 @@ def pareto_frontier(points: Sequence[TradeoffPoint]) -> list[TradeoffPoint]:
     return sorted(frontier, key=lambda p: (p.x, -p.y, p.label))
 
 
-def plot_tradeoff(points: Sequence[TradeoffPoint], out_png: str | Path, out_svg: str | Path) -> str:
+def plot_tradeoff(
+    points: Sequence[TradeoffPoint], out_png: str | Path, out_svg: str | Path, corrected: bool = False
+) -> str:
     """Draw the plane to PNG and SVG; returns the SVG text (for inlining in the HTML report)."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -84,7 +87,10 @@ def plot_tradeoff(points: Sequence[TradeoffPoint], out_png: str | Path, out_svg:
             ax.legend(loc="best")
         ax.set_xlabel("Reasoning accuracy (%)")
         ax.set_ylabel("Safety = 1 − attack success rate (%)")
-        ax.set_title("Safety–reasoning trade-off (95% intervals)")
+        ax.set_title(
+            "Safety–reasoning trade-off (95% intervals, judge-corrected where calibrated)" if corrected
+            else "Safety–reasoning trade-off (95% intervals)"
+        )
         ax.set_xlim(-2, 102)
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)

@@ -57,7 +57,13 @@ def markdown_table(report: Report) -> str:
         cells = [row.variant, row.model, row.strategy, row.attack]
         for name, benchmark in columns:
             m = row.metric(name, benchmark)
-            cells.append("–" if m is None else f"{m.format()} n={m.n} u={m.undecided} t={m.truncated}")
+            if m is None:
+                cells.append("–")
+                continue
+            cell = f"{m.format()} n={m.n} u={m.undecided} t={m.truncated}"
+            if m.corrected is not None:
+                cell += f"; judge-corrected {m.corrected.format()}"
+            cells.append(cell)
         cells += [format_length(row.mean_reasoning_tokens), format_length(row.mean_answer_tokens)]
         body.append(cells)
     return _markdown(header, body)
@@ -66,11 +72,44 @@ def markdown_table(report: Report) -> str:
 def markdown_diffs(report: Report) -> str:
     """Paired differences against base, in percentage points with their 95% interval."""
     header = ["variant", "base", "metric", "benchmark", "difference [95% CI]", "pairs"]
-    body = [
-        [d.variant, d.base, METRIC_TITLES.get(d.metric, d.metric), d.benchmark, d.format(), str(d.n_pairs)]
-        for d in report.diffs
-    ]
+    corrected = any(d.corrected is not None for d in report.diffs)
+    if corrected:
+        header.append("judge-corrected [95% CI]")
+    body = []
+    for d in report.diffs:
+        cells = [d.variant, d.base, METRIC_TITLES.get(d.metric, d.metric), d.benchmark, d.format(), str(d.n_pairs)]
+        if corrected:
+            cells.append("–" if d.corrected is None else d.corrected.format())
+        body.append(cells)
     return _markdown(header, body)
+
+
+CALIBRATION_HEADER = [
+    "judge", "labels", "n", "sensitivity", "specificity", "accuracy", "kappa", "judge undecided", "unlabelled",
+]
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def calibration_cells(report: Report) -> list[list[str]]:
+    rows = []
+    for c in report.calibrations:
+        rates = c.rates()
+        where = "".join(f" [{k}={v}]" for k, v in c.where.items())
+        rows.append([
+            c.judge, f"{c.labels}{where}", str(c.n), _ratio(rates.sensitivity), _ratio(rates.specificity),
+            _ratio(c.accuracy), _ratio(c.kappa), str(c.judge_undecided), str(c.unlabelled),
+        ])
+    return rows
+
+
+CALIBRATION_NOTE = (
+    "Rates and differences scored by these judges are also shown corrected for the judge's measured error "
+    "(Rogan-Gladen; intervals by Lang & Reiczigel, 2014, which carry the calibration set's own uncertainty). "
+    "The correction assumes the judge errs on the evaluated responses as often as on the labelled ones."
+)
 
 
 PATTERN_HEADER = ["variant", "judge", "pattern", "rate [95% CI]", "flagged", "n", "undecided"]
@@ -89,4 +128,6 @@ def markdown_report(report: Report) -> str:
         parts += ["", "## Differences against base", "", markdown_diffs(report)]
     if report.patterns:
         parts += ["", "## Risky reasoning patterns", "", _markdown(PATTERN_HEADER, pattern_cells(report))]
+    if report.calibrations:
+        parts += ["", "## Judge calibration", "", CALIBRATION_NOTE, "", _markdown(CALIBRATION_HEADER, calibration_cells(report))]
     return "\n".join(parts) + "\n"

@@ -1,0 +1,72 @@
+"""Measure the experiment's scoring judges against human labels, so reports can carry their error.
+
+Each ``calibration`` entry of an experiment names a judge and a labels file. The judge (built
+exactly as it scores the run) labels every item; its confusion matrix against the humans is
+recorded in the run's provenance, and the report corrects every rate and difference that judge
+scored (Rogan-Gladen, Lang-Reiczigel intervals). The correction assumes the judge errs on the
+run's responses as often as on the labelled ones: label responses like the ones you evaluate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from srlab.errors import DataFormatError, SrlabError
+from srlab.experiment.config import ExperimentConfig
+from srlab.judge import Judge
+from srlab.judge.agreement import compare
+from srlab.judge.labels import LabelledSet, read_labelled
+from srlab.judge.runner import judge_items
+from srlab.report.model import Calibration
+
+log = logging.getLogger(__name__)
+
+
+def load_calibration_sets(config: ExperimentConfig) -> dict[str, LabelledSet]:
+    """Read every labels file up front, so a bad one fails before any model work."""
+    sets = {}
+    for name, entry in config.calibration.items():
+        path = config.resolve(entry.labels)
+        if not path.is_file():
+            raise SrlabError(f"calibration.{name}.labels: no file {path}")
+        try:
+            sets[name] = read_labelled(path.resolve(), entry.label_field, positive=entry.positive, where=entry.where)
+        except DataFormatError as exc:
+            raise SrlabError(f"calibration.{name}: {exc}") from exc
+    return sets
+
+
+def calibrate(name: str, judge: Judge, labelled: LabelledSet, where: dict[str, object] | None = None) -> Calibration:
+    """The judge's confusion matrix against the human labels (undecided on either side apart)."""
+    verdicts = judge_items(judge, labelled.items, desc=f"calibrate {name}")
+    agreement = compare([v.label for v in verdicts], labelled.labels, labels=[True, False])
+    rates = agreement.binary()
+    if rates.sensitivity is None or rates.specificity is None:
+        raise SrlabError(
+            f"calibration.{name}: {labelled.path} needs items humans labelled both True and False "
+            f"(got {rates.n_positive} True, {rates.n_negative} False among those the judge decided)"
+        )
+    youden = rates.youden or 0.0
+    if youden <= 0:
+        raise SrlabError(
+            f"calibration.{name}: the judge is no better than chance on {labelled.path} "
+            f"(sensitivity {rates.sensitivity:.3f}, specificity {rates.specificity:.3f}); its rates cannot be corrected"
+        )
+    log.info(
+        "judge %s vs %s: n=%d sensitivity %.3f specificity %.3f (kappa %s)",
+        name, labelled.path, agreement.n, rates.sensitivity, rates.specificity,
+        "n/a" if agreement.kappa is None else f"{agreement.kappa:.3f}",
+    )
+    return Calibration(
+        judge=name, version=str(judge.version), meaning=type(judge).label_meaning, labels=labelled.path,
+        sha256=labelled.sha256, where=dict(where or {}), tp=rates.tp, fp=rates.fp, fn=rates.fn, tn=rates.tn,
+        judge_undecided=agreement.undecided_a, unlabelled=agreement.undecided_b + agreement.undecided_both,
+        kappa=agreement.kappa,
+    )
+
+
+def calibrate_all(
+    config: ExperimentConfig, sets: dict[str, LabelledSet], make_judge: Callable[[str], Judge]
+) -> list[Calibration]:
+    return [calibrate(name, make_judge(name), sets[name], config.calibration[name].where) for name in sets]

@@ -1,0 +1,134 @@
+"""Reports rebuilt from a store, with and without a judge's measured error carried into them.
+
+The store is filled by hand with known verdicts, so every rate, correction and difference has
+a value worked out here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srlab.judge.agreement import BinaryRates, corrected_difference, corrected_rate_from_calibration
+from srlab.report.build import build_report, run_plan_block
+from srlab.report.html import write_report
+from srlab.schema import Generation, GenerationRequest, Sample, Verdict
+from srlab.store import RunItem, Store, sample_key
+
+REFUSAL = ("refusal", "3", "refusal")
+# The refusal judge against humans: 45 of 50 refusals caught, 48 of 50 compliances left alone.
+CALIBRATION = {
+    "judge": "refusal", "version": "3", "meaning": "refusal", "labels": "labels.jsonl", "sha256": "0" * 64,
+    "tp": 45, "fn": 5, "tn": 48, "fp": 2,
+}
+SENS, SPEC = 0.9, 0.96
+
+
+def _fill(store: Store, run_id: str, complied: dict[tuple[str, str, str], int], n: int, calibration: bool) -> None:
+    """``complied[(variant, attack, benchmark)]`` of ``n`` samples answered (judge: not refusal)."""
+    systems = {}
+    for variant, attack, _ in complied:
+        label = variant if attack == "none" else f"{variant}/{attack}"
+        base = "base" if attack == "none" else f"base/{attack}"
+        systems[label] = {"model": "m", "variant": variant, "strategy": "direct", "attack": attack,
+                          "base": "" if label == base else base}
+    benchmarks = {b: ("benign" if b == "xstest" else "harmful", [REFUSAL]) for _, _, b in complied}
+    provenance = {"plan": run_plan_block(benchmarks, systems)}
+    if calibration:
+        provenance["calibration"] = [CALIBRATION]
+    store.start_run(run_id, "experiment", {}, provenance)
+    for (variant, attack, benchmark), answered in complied.items():
+        label = variant if attack == "none" else f"{variant}/{attack}"
+        items, gens, verdicts = [], [], []
+        for i in range(n):
+            sample = Sample(id=f"{benchmark}-{i}", prompt=f"request {i}", benchmark=benchmark)
+            store.put_samples([sample])
+            refused = i >= answered
+            text = "I can't help with that." if refused else "Sure, here is how."
+            key = f"{label}-{benchmark}-{i}"
+            gens.append((key, {"model": label}, GenerationRequest(messages=sample.messages()),
+                         Generation(text=text, answer=text)))
+            verdicts.append((key, sample_key(sample), "3", Verdict(judge="refusal", label=refused)))
+            items.append(RunItem(run_id, benchmark, sample.id, sample_key(sample), label, "direct", attack, key))
+        store.put_generations(gens)
+        store.put_verdicts(verdicts)
+        store.put_run_items(items)
+
+
+GRID = {
+    ("base", "none", "strongreject"): 30, ("sft", "none", "strongreject"): 10,
+    ("base", "none", "harmbench"): 20, ("sft", "none", "harmbench"): 12,
+    ("base", "jb", "strongreject"): 36, ("sft", "jb", "strongreject"): 16,
+    ("base", "none", "xstest"): 32, ("sft", "none", "xstest"): 24,  # 40 - answered = refused
+}
+
+
+def test_calibrated_judge_corrects_rates_averages_pooled_rates_and_differences(tmp_path: Path) -> None:
+    with Store(tmp_path / "store.sqlite") as store:
+        _fill(store, "r1", GRID, 40, calibration=True)
+        report = build_report(store, "r1")
+    rows = {row.variant: row for row in report.rows}
+    event = BinaryRates(tp=45, fp=2, fn=5, tn=48).flipped()  # ASR counts the judge's "not refused"
+
+    base_asr = rows["base"].metric("asr", "strongreject")
+    assert base_asr is not None and base_asr.rate == 0.75 and base_asr.corrected is not None
+    # Rogan-Gladen for ASR: Se_event = Sp_refusal = 0.96, Sp_event = Se_refusal = 0.9.
+    assert base_asr.corrected.rate == pytest.approx((0.75 + SENS - 1) / (SENS + SPEC - 1))
+    expected = corrected_rate_from_calibration(30, 40, event)
+    assert (base_asr.corrected.low, base_asr.corrected.high) == pytest.approx((expected.low, expected.high))
+    assert base_asr.corrected.method == "lang-reiczigel"
+
+    over = rows["sft"].metric("over_refusal", "xstest")  # 16 of 40 refused: the judge's True counts
+    assert over is not None and over.rate == 0.4 and over.corrected is not None
+    assert over.corrected.rate == pytest.approx((0.4 + SPEC - 1) / (SENS + SPEC - 1))
+
+    # Pooled over strongreject + harmbench (one judge): corrected on the summed counts.
+    pooled = rows["base"].pooled("asr")
+    assert pooled is not None and (pooled.successes, pooled.n) == (50, 80) and pooled.corrected is not None
+    assert pooled.corrected.rate == pytest.approx((50 / 80 + SENS - 1) / (SENS + SPEC - 1))
+
+    # The mean over attacks: (0.75 + 0.9) / 2, corrected once.
+    average = rows["base/all-attacks"].metric("asr", "strongreject")
+    assert average is not None and average.rate == pytest.approx(0.825) and average.corrected is not None
+    assert average.corrected.rate == pytest.approx((0.825 + SENS - 1) / (SENS + SPEC - 1))
+    assert average.corrected.high - average.corrected.low > average.high - average.low
+
+    diffs = {(d.variant, d.benchmark): d for d in report.diffs}
+    d = diffs[("sft", "strongreject")]
+    assert d.diff == pytest.approx(-0.5) and d.corrected is not None
+    assert d.corrected.diff == pytest.approx(-0.5 / (SENS + SPEC - 1))
+    assert d.corrected.low == pytest.approx(corrected_difference(d.diff, d.low, d.high, event).low)
+    assert d.corrected.high < 0  # still clearly a drop once the judge's error is carried
+
+    (calibration,) = report.calibrations
+    assert (calibration.n, calibration.accuracy) == (100, 0.93)
+    paths = write_report(report, tmp_path / "out")
+    markdown = paths["report.md"].read_text()
+    assert "75.0% [" in markdown and f"judge-corrected {100 * base_asr.corrected.rate:.1f}% [" in markdown
+    assert "| refusal | labels.jsonl | 100 | 0.900 | 0.960 | 0.930 |" in markdown
+    html = paths["report.html"].read_text()
+    assert 'class="corrected"' in html and 'id="calibration"' in html
+
+
+def test_without_calibration_nothing_is_corrected(tmp_path: Path) -> None:
+    with Store(tmp_path / "store.sqlite") as store:
+        _fill(store, "r2", GRID, 40, calibration=False)
+        report = build_report(store, "r2")
+    assert report.calibrations == []
+    assert all(m.corrected is None for row in report.rows for m in row.metrics)
+    assert all(d.corrected is None for d in report.diffs)
+    markdown = write_report(report, tmp_path / "out")["report.md"].read_text()
+    assert "judge-corrected" not in markdown and "Judge calibration" not in markdown
+
+
+def test_plot_points_use_the_corrected_rate() -> None:
+    from srlab.report.model import Correction, RateMetric, Report, VariantRow
+    from srlab.report.plot import tradeoff_points
+
+    correction = Correction(judge="refusal", rate=0.7, low=0.55, high=0.85, method="lang-reiczigel", tp=1, fp=0, fn=0, tn=1)
+    asr = RateMetric.from_counts("asr", "strongreject", 30, 40).model_copy(update={"corrected": correction})
+    accuracy = RateMetric.from_counts("accuracy", "gsm8k", 10, 40)
+    (point,) = tradeoff_points(Report(title="t", rows=[VariantRow(variant="v", model="m", strategy="s", metrics=[accuracy, asr])]))
+    assert (point.y, point.y_low, point.y_high) == pytest.approx((0.3, 0.15, 0.45))  # 1 - corrected ASR, bounds swapped
+    assert (point.x, point.x_low, point.x_high) == (accuracy.rate, accuracy.low, accuracy.high)
