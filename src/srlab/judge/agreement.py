@@ -224,12 +224,9 @@ def corrected_rate(
     raw = rogan_gladen(observed_rate, sensitivity, specificity)
     theta = min(1.0, max(0.0, raw))
     if method == "delta":
-        youden = sensitivity + specificity - 1
-        variance = (
-            observed_rate * (1 - observed_rate) / n
-            + theta**2 * sensitivity * (1 - sensitivity) / n_calib_positive
-            + (1 - theta) ** 2 * specificity * (1 - specificity) / n_calib_negative
-        ) / youden**2
+        variance = rogan_gladen_variance(
+            observed_rate * (1 - observed_rate) / n, theta, sensitivity, n_calib_positive, specificity, n_calib_negative
+        )
         half = z * math.sqrt(variance)
         low, high = raw - half, raw + half
     elif method == "lang-reiczigel":
@@ -262,6 +259,15 @@ def corrected_rate_from_calibration(
     return corrected_rate(positives / n, sens, spec, n, calibration.n_positive, calibration.n_negative, **kwargs)
 
 
+def rogan_gladen_variance(
+    observed_variance: float, theta: float, sens: float, n_pos: float, spec: float, n_neg: float
+) -> float:
+    """Var of the corrected rate θ: [Var(p) + θ² Var(Se) + (1-θ)² Var(Sp)] / (Se + Sp - 1)²."""
+    return (
+        observed_variance + theta**2 * sens * (1 - sens) / n_pos + (1 - theta) ** 2 * spec * (1 - spec) / n_neg
+    ) / (sens + spec - 1) ** 2
+
+
 def _lang_reiczigel(
     observed: float, n: int, sens: float, n_pos: int, spec: float, n_neg: int, z: float
 ) -> tuple[float, float]:
@@ -276,11 +282,7 @@ def _lang_reiczigel(
         raise ValueError("judge is no better than chance after adjustment: its rate cannot be corrected")
     p_ = (observed_ + spec_ - 1) / youden_
     shift = 2 * z * z * (p_ * sens_ * (1 - sens_) / n_pos_ - (1 - p_) * spec_ * (1 - spec_) / n_neg_)
-    variance = (
-        observed_ * (1 - observed_) / n_
-        + p_**2 * sens_ * (1 - sens_) / n_pos_
-        + (1 - p_) ** 2 * spec_ * (1 - spec_) / n_neg_
-    ) / youden_**2
+    variance = rogan_gladen_variance(observed_ * (1 - observed_) / n_, p_, sens_, n_pos_, spec_, n_neg_)
     half = z * math.sqrt(variance)
     return p_ + shift - half, p_ + shift + half
 
@@ -296,11 +298,9 @@ def corrected_mean_rate(
     sens, spec = _calibration_rates(calibration)
     raw = rogan_gladen(observed, sens, spec)
     theta = min(1.0, max(0.0, raw))
-    variance = (
-        observed_variance
-        + theta**2 * sens * (1 - sens) / calibration.n_positive
-        + (1 - theta) ** 2 * spec * (1 - spec) / calibration.n_negative
-    ) / (sens + spec - 1) ** 2
+    variance = rogan_gladen_variance(
+        observed_variance, theta, sens, calibration.n_positive, spec, calibration.n_negative
+    )
     half = z * math.sqrt(variance)
     return CorrectedRate(
         observed=observed, rate=theta, raw=raw, low=max(0.0, raw - half), high=min(1.0, raw + half),
