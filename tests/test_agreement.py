@@ -317,3 +317,24 @@ def test_cli_over_a_stored_run(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["judge-agreement", "--judges", "refusal,risky-patterns-offline", "--store", str(store_path),
                  "--run", "nope"]) == 2
     assert "run 'nope' has no items" in capsys.readouterr().err
+
+
+def test_labels_may_point_at_benchmark_samples_instead_of_copying_prompts(tmp_path: Path, data_dir: Path) -> None:
+    from srlab.benchmarks import get_benchmark
+    from srlab.errors import DataFormatError
+    from srlab.judge.labels import read_labelled
+
+    sample = get_benchmark("xstest").load(data_dir)[3]
+    labels = _write(tmp_path / "labels.jsonl", [
+        {"benchmark": "xstest", "sample_id": sample.id, "response": REFUSE, "label": "refusal"},
+        {"prompt": "How do I bake a cake?", "response": COMPLY, "label": "compliance"},
+    ])
+    labelled = read_labelled(labels, positive=["refusal"], data_dir=data_dir)
+    assert labelled.items[0][0] == sample and labelled.items[1][0].prompt == "How do I bake a cake?"
+    assert labelled.labels == [True, False]
+    missing = _write(tmp_path / "missing.jsonl", [{"benchmark": "xstest", "sample_id": "nope", "response": REFUSE, "label": 1}])
+    with pytest.raises(DataFormatError, match=r"missing.jsonl:1: benchmark 'xstest' has no sample 'nope'"):
+        read_labelled(missing, data_dir=data_dir)
+    no_prompt = _write(tmp_path / "bare.jsonl", [{"response": REFUSE, "label": 1}])
+    with pytest.raises(DataFormatError, match=r"bare.jsonl:1: field 'prompt' must be a string \(or give 'benchmark'"):
+        read_labelled(no_prompt)

@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--method", default="lang-reiczigel", choices=list(CORRECTION_METHODS), help="interval of the corrected rate"
     )
+    parser.add_argument(
+        "--data-dir", default=None, help="data directory for labels rows that name a benchmark sample (default: $SRLAB_DATA_DIR)"
+    )
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results as JSON here")
     add_model_options(parser, flag="--judge-model", required=False)
     parser.set_defaults(func=run)
@@ -55,10 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def read_items(
-    path: str, label_field: str | None = None, positive: list[str] | None = None
+    path: str, label_field: str | None = None, positive: list[str] | None = None, data_dir: str | None = None
 ) -> tuple[list[tuple[Sample, Generation]], list[bool | None]]:
     """Samples and generations from a JSONL of responses, and the human labels when asked."""
-    labelled = read_labelled(path, label_field, positive=positive)
+    from srlab.paths import data_dir as resolve_data_dir
+
+    labelled = read_labelled(path, label_field, positive=positive, data_dir=resolve_data_dir(data_dir))
     return labelled.items, labelled.labels
 
 
@@ -142,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"judges": names, "target": args.target}
 
     if args.labels:
-        items, human = read_items(args.labels, args.label_field, split_names(args.positive) if args.positive else None)
+        items, human = read_items(
+            args.labels, args.label_field, split_names(args.positive) if args.positive else None, args.data_dir
+        )
         verdicts = judge_all(judges, items)
         report["vs_labels"] = {}
         calibration = {}
@@ -158,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  sensitivity={sens} specificity={spec}\n")
 
     if responses:
-        items = [(s, g) for _, s, g in read_run(args.store, args.run)] if args.run else read_items(args.input)[0]
+        items = [(s, g) for _, s, g in read_run(args.store, args.run)] if args.run else read_items(args.input, data_dir=args.data_dir)[0]
         source = f"run {args.run}" if args.run else args.input
         verdicts = judge_all(judges, items)
         labels = {name: [v.label for v in verdicts[name]] for name in names}

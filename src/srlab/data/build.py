@@ -23,6 +23,7 @@ from srlab.data.benign import BenignPrompt, load_benign_prompts
 from srlab.data.decontam import DecontamConfig, EvalIndex, normalize
 from srlab.data.filters import (
     ResponseFilter,
+    filter_judge_versions,
     length_stats,
     tokenizer_counter,
     whitespace_tokens,
@@ -142,6 +143,7 @@ def build_mixture(
     manifest = Manifest.create(
         spec=spec,
         mixture_path=mixture_path,
+        filter_judges=filter_judge_versions(spec.filters),
         mixture_sha256=hashlib.sha256(mixture_path.read_bytes()).hexdigest(),
         sources=reports,
         counts={kind: sum(1 for r in all_records if r.kind == kind) for kind in ("reasoning", "safety", "benign")}

@@ -36,6 +36,16 @@ class FilterConfig(BaseModel):
     keep_undecided: bool = Field(False, description="Keep samples whose answer the judge could not decide.")
 
 
+def filter_judge_versions(config: FilterConfig) -> dict[str, str]:
+    """The versions of the judges a filter runs: a mixture built with other versions is stale."""
+    if not config.enabled:
+        return {}
+    from srlab.judge import JUDGES
+
+    names = {config.answer_judge, *([config.reasoning_judge] if config.reasoning_judge else [])}
+    return {name: str(JUDGES.get(name).version) for name in sorted(names)}
+
+
 @dataclass(frozen=True)
 class FilterDecision:
     keep: bool

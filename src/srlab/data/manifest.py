@@ -43,6 +43,7 @@ class Manifest:
     length_stats: dict[str, dict[str, Any]]
     token_counter: str
     provenance: dict[str, Any] = field(default_factory=dict)
+    filter_judges: dict[str, str] = field(default_factory=dict)  # judge name -> version the filters ran
 
     @classmethod
     def create(cls, *, spec: Any, mixture_path: Path, **fields: Any) -> Manifest:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from srlab.errors import DataFormatError, SrlabError
 from srlab.experiment.config import ExperimentConfig
@@ -23,7 +24,7 @@ from srlab.report.model import Calibration
 log = logging.getLogger(__name__)
 
 
-def load_calibration_sets(config: ExperimentConfig) -> dict[str, LabelledSet]:
+def load_calibration_sets(config: ExperimentConfig, data_dir: Path | None = None) -> dict[str, LabelledSet]:
     """Read every labels file up front, so a bad one fails before any model work."""
     sets = {}
     for name, entry in config.calibration.items():
@@ -31,7 +32,9 @@ def load_calibration_sets(config: ExperimentConfig) -> dict[str, LabelledSet]:
         if not path.is_file():
             raise SrlabError(f"calibration.{name}.labels: no file {path}")
         try:
-            sets[name] = read_labelled(path.resolve(), entry.label_field, positive=entry.positive, where=entry.where)
+            sets[name] = read_labelled(
+                path.resolve(), entry.label_field, positive=entry.positive, where=entry.where, data_dir=data_dir
+            )
         except DataFormatError as exc:
             raise SrlabError(f"calibration.{name}: {exc}") from exc
     return sets

@@ -67,15 +67,18 @@ def _load_spec(value: str | dict[str, Any], config: ExperimentConfig) -> str | d
 
 
 def _built_mixture(spec: Any, out_dir: Path, data_dir: Path | None) -> dict[str, Any]:
-    """Build a mixture unless ``out_dir`` already holds one made from the same spec."""
+    """Build a mixture unless ``out_dir`` already holds one made from the same spec and the same
+    versions of its filter judges (a changed judge may keep other responses)."""
     from srlab.data import build_mixture
     from srlab.data.build import MANIFEST_FILE
+    from srlab.data.filters import filter_judge_versions
 
     manifest_path = out_dir / MANIFEST_FILE
     spec_sha = hashlib.sha256(canonical_json(spec.model_dump(mode="json")).encode("utf-8")).hexdigest()
     if manifest_path.is_file():
         stored = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if stored.get("spec_sha256") == spec_sha and Path(stored["mixture_path"]).is_file():
+        if (stored.get("spec_sha256") == spec_sha and Path(stored["mixture_path"]).is_file()
+                and stored.get("filter_judges", {}) == filter_judge_versions(spec.filters)):
             log.info("mixture %s already built; reusing it", out_dir)
             return stored
     build_mixture(spec, out_dir, data_dir=data_dir)
@@ -151,7 +154,7 @@ def run_experiment(
     provenance = collect_provenance(seeds={"experiment": config.seed, "decoding": config.decoding.seed})
     provenance["plan"] = run_plan_block(judges_per_benchmark, _systems(config, plan))
 
-    calibration_sets = load_calibration_sets(config)  # a bad labels file fails before any model work
+    calibration_sets = load_calibration_sets(config, data_dir)  # a bad labels file fails before any model work
 
     with Store(config.store_path()) as store:
         store.start_run(run_id, "experiment", config.model_dump(mode="json"), provenance)

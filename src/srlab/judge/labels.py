@@ -1,7 +1,9 @@
 """Human-labelled responses: the calibration sets judges are measured against.
 
 A labels file is JSONL with ``prompt``, ``response`` (optionally ``id``, ``reasoning``,
-``category``) and a label field. Labels are booleans in the judge's own sense (True = what the
+``category``) and a label field. Instead of ``prompt`` a row may name ``benchmark`` and
+``sample_id``: the prompt is then read from that benchmark's data, so labelled responses to a
+benchmark can be shared without copying the benchmark into the labels file. Labels are booleans in the judge's own sense (True = what the
 judge's True means, e.g. refusal), written as true/false/1/0/yes/no, or class names mapped to
 True with ``positive`` (e.g. XSTest-style ``refusal`` and ``partial_refusal`` against
 ``compliance``). null marks an item the humans left unlabelled; it is counted, never scored.
@@ -64,12 +66,34 @@ def _generation(row: dict[str, Any]) -> Generation:
     return make_generation(row["response"], reasoning_field=reasoning if isinstance(reasoning, str) else None)
 
 
+def _benchmark_sample(
+    row: dict[str, Any], cache: dict[str, dict[str, Sample]], data_dir: Path | None, path: str, line: int
+) -> Sample:
+    """The sample a row points at by ``benchmark`` and ``sample_id``, loaded once per benchmark."""
+    from srlab.benchmarks import get_benchmark
+    from srlab.errors import SrlabError
+
+    name, sample_id = str(row["benchmark"]), row.get("sample_id")
+    if not isinstance(sample_id, str):
+        raise DataFormatError(path, line, "field 'sample_id' must be a string when 'benchmark' names the prompt")
+    if name not in cache:
+        try:
+            cache[name] = {s.id: s for s in get_benchmark(name).load(data_dir)}
+        except SrlabError as exc:
+            raise DataFormatError(path, line, f"benchmark {name!r}: {exc}") from exc
+    sample = cache[name].get(sample_id)
+    if sample is None:
+        raise DataFormatError(path, line, f"benchmark {name!r} has no sample {sample_id!r}")
+    return sample
+
+
 def read_labelled(
     path: str | Path,
     label_field: str | None = "label",
     *,
     positive: Collection[str] | None = None,
     where: Mapping[str, Any] | None = None,
+    data_dir: Path | None = None,
 ) -> LabelledSet:
     """Samples and generations from a JSONL of responses, with human labels when ``label_field``.
 
@@ -80,18 +104,23 @@ def read_labelled(
     items: list[tuple[Sample, Generation]] = []
     labels: list[bool | None] = []
     required = ("prompt", "response", label_field) if label_field else ("prompt", "response")
+    benchmarks: dict[str, dict[str, Sample]] = {}
     for line_no, row in read_jsonl_lines(path):
         if where and any(row.get(key) != value for key, value in where.items()):
             continue
-        for name in ("prompt", "response"):
-            if not isinstance(row.get(name), str):
-                raise DataFormatError(path, line_no, f"field {name!r} must be a string")
+        if not isinstance(row.get("response"), str):
+            raise DataFormatError(path, line_no, "field 'response' must be a string")
         if label_field:
             if label_field not in row:
                 raise DataFormatError(path, line_no, f"missing field {label_field!r} (fields needed: {', '.join(required)})")
             labels.append(parse_label(row[label_field], path, line_no, label_field, positive))
-        sample = Sample(id=str(row.get("id", line_no)), prompt=row["prompt"], benchmark=Path(path).stem,
-                        category=row.get("category"))
+        if "prompt" not in row and "benchmark" in row:
+            sample = _benchmark_sample(row, benchmarks, data_dir, path, line_no)
+        elif isinstance(row.get("prompt"), str):
+            sample = Sample(id=str(row.get("id", line_no)), prompt=row["prompt"], benchmark=Path(path).stem,
+                            category=row.get("category"))
+        else:
+            raise DataFormatError(path, line_no, "field 'prompt' must be a string (or give 'benchmark' and 'sample_id')")
         items.append((sample, _generation(row)))
     if not items:
         detail = f" matching {dict(where)}" if where else ""

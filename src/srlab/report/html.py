@@ -278,7 +278,9 @@ def render_html(report: Report) -> str:
 <body>
 <h1>{_e(report.title)}</h1>
 <p class="meta">Created {_e(report.created)} · {len(report.rows)} variants · {len(report.samples)} samples.
-Rates are over decided samples with 95% Wilson intervals; differences are paired bootstrap 95% intervals.</p>
+Rates are over decided samples with 95% Wilson intervals; differences are paired bootstrap 95% intervals.{
+    " Judge-corrected values carry the scoring judge's measured error (see Judge calibration)." if report.calibrations else ""
+}</p>
 <h2>Metrics</h2>
 {_metrics_table(report)}
 <h2>Differences against base</h2>
