@@ -116,13 +116,20 @@ def test_run_id_ignores_paths_but_not_content() -> None:
 
 
 @pytest.mark.parametrize("name", ["quickstart.yaml", "prompting.yaml", "lrm_safety_study.yaml"])
-def test_shipped_experiments_validate_and_plan(name: str) -> None:
+def test_shipped_experiments_validate_and_plan(name: str, data_dir: Path) -> None:
+    from srlab.experiment.calibration import load_calibration_sets
+
     config = load_experiment(EXAMPLES / name)
     plan = make_plan(config)
     assert plan.cells
     for _, variant in plan.trainings:
         assert config.resolve(variant.mixture).is_file()  # type: ignore[arg-type]
         assert config.resolve(variant.train).is_file()  # type: ignore[arg-type]
+    # Every shipped experiment calibrates its refusal judge on a labels file that resolves
+    # (SmolLM2's own labelled responses point at benchmark samples in the data directory).
+    (labelled,) = load_calibration_sets(config, data_dir).values()
+    assert len(labelled.items) in (100, 133)
+    assert True in labelled.labels and False in labelled.labels
 
 
 def test_lrm_study_plans_six_recipes_on_four_benchmarks() -> None:
