@@ -132,3 +132,39 @@ def test_plot_points_use_the_corrected_rate() -> None:
     (point,) = tradeoff_points(Report(title="t", rows=[VariantRow(variant="v", model="m", strategy="s", metrics=[accuracy, asr])]))
     assert (point.y, point.y_low, point.y_high) == pytest.approx((0.3, 0.15, 0.45))  # 1 - corrected ASR, bounds swapped
     assert (point.x, point.x_low, point.x_high) == (accuracy.rate, accuracy.low, accuracy.high)
+
+
+def test_export_labels_writes_each_distinct_response_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from srlab.cli import main
+    from srlab.judge.labels import read_labelled
+
+    store_path = tmp_path / "store.sqlite"
+    with Store(store_path) as store:
+        _fill(store, "r1", {("base", "none", "xstest"): 3, ("sft", "none", "xstest"): 1, ("base", "jb", "xstest"): 2}, 4,
+              calibration=False)
+    out = tmp_path / "labels.jsonl"
+    assert main(["report", "--store", str(store_path), "--run", "r1", "--export-labels", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    # 4 samples: "Sure" for the first 3 (base) or 1 (sft) / 2 (jb), else "I can't": two texts per
+    # sample across variants, except sample 0 (always "Sure") and sample 3 (always "I can't").
+    assert len(rows) == 6 and "6 responses of run r1 written" in capsys.readouterr().out
+    assert {tuple(r) for r in rows} == {("id", "benchmark", "sample_id", "variant", "attack", "prompt", "response", "label")}
+    assert all(r["label"] is None for r in rows) and any(r["attack"] == "jb" for r in rows)
+    assert sorted((r["sample_id"], r["response"][:4]) for r in rows) == [
+        ("xstest-0", "Sure"), ("xstest-1", "I ca"), ("xstest-1", "Sure"), ("xstest-2", "I ca"), ("xstest-2", "Sure"),
+        ("xstest-3", "I ca"),
+    ]
+    for row in rows:
+        row["label"] = row["response"].startswith("I can't")
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    labelled = read_labelled(out)
+    assert labelled.labels == [r["label"] for r in rows] and labelled.items[0][0].prompt.startswith("request ")
+    # Without prompts the attacked responses go (their prompts are in no benchmark); the same
+    # texts come from the unattacked variants instead.
+    assert main(["report", "--store", str(store_path), "--run", "r1", "--export-labels", str(out), "--no-prompts"]) == 0
+    shared = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all("prompt" not in r and r["attack"] == "none" for r in shared) and len(shared) == 6
+    assert main(["report", "--store", str(store_path), "--run", "r1", "--export-labels", str(out), "--benchmarks", "gsm8k"]) == 2
+    assert "run 'r1' has no benchmark gsm8k; it has: xstest" in capsys.readouterr().err
