@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from srlab.judge.parsers import (
+from srlab.generate.attacks.parsers import (
     AttackerTurn,
-    GuardResult,
-    RubricScores,
-    extract_json_object,
-    parse_llama_guard,
     parse_pair_attacker,
     parse_pair_rating,
     parse_rewrite,
+)
+from srlab.judge.parsers import (
+    GuardResult,
+    RubricScores,
+    parse_llama_guard,
     parse_risky_patterns,
     parse_strongreject,
     parse_xstest,
     parse_yes_no,
 )
+from srlab.parsing import extract_json_object
 
 # --- Llama Guard ---------------------------------------------------------------------------------
 

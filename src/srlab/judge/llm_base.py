@@ -15,8 +15,8 @@ from typing import ClassVar
 
 from srlab.errors import SrlabError, UnknownNameError
 from srlab.judge.base import Judge
-from srlab.judge.llm_calls import CachedBackend, resolve_backend
 from srlab.models.base import ModelBackend, ModelSpec
+from srlab.models.cached import CachedBackend, resolve_backend
 from srlab.schema import (
     ChatMessage,
     DecodingConfig,

@@ -26,18 +26,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
 from srlab.generate.attacks.base import Attack, attacked_sample
-from srlab.judge.base import Judge
-from srlab.judge.llm_calls import CachedBackend
-from srlab.judge.parsers import parse_pair_attacker, parse_pair_rating
+from srlab.generate.attacks.parsers import parse_pair_attacker, parse_pair_rating
 from srlab.models.base import ModelBackend
+from srlab.models.cached import CachedBackend
 from srlab.schema import ChatMessage, DecodingConfig, Generation, GenerationRequest, Sample
 from srlab.store import Store
+
+if TYPE_CHECKING:  # the evaluation judge is handed in; the attack stage never imports a judge
+    from srlab.judge.base import Judge
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from tqdm.auto import tqdm
 from srlab.benchmarks.files import read_jsonl_lines
 from srlab.errors import DataFormatError, SrlabError
 from srlab.generate.attacks.base import Attack, attacked_sample
-from srlab.judge.llm_calls import CachedBackend
-from srlab.judge.parsers import parse_rewrite
+from srlab.generate.attacks.parsers import parse_rewrite
 from srlab.models.base import ModelBackend
+from srlab.models.cached import CachedBackend
 from srlab.schema import ChatMessage, DecodingConfig, GenerationRequest, Sample
 from srlab.store import Store
 

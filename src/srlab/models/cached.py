@@ -1,4 +1,4 @@
-"""Cached model calls for LLM judges and attackers.
+"""Cached model calls, for any stage that calls a helper model (LLM judges, attackers).
 
 ``CachedBackend`` wraps any backend: each request is looked up in the store's cache by a
 content hash of (model identity, messages, decoding) and only misses reach the model. Every
