@@ -9,6 +9,8 @@ import pytest
 
 from srlab.cli import main
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
@@ -32,6 +34,25 @@ def test_eval_bad_names_list_valid_ones(
     code, _, err = _run(capsys, *args)
     assert code == 2
     assert expected in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--calibrate", "refusal"], "--calibrate 'refusal': expected JUDGE=LABELS.jsonl"),
+        (["--calibrate", "gsm8k-answer=l.jsonl"], "calibration: judge 'gsm8k-answer' scores none of the benchmarks (their judges: refusal)"),
+        (["--calibrate", "refusal=missing.jsonl"], "calibration.refusal.labels: no file missing.jsonl"),
+    ],
+)
+def test_eval_calibration_errors_before_any_model_work(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path, argv: list[str], expected: str
+) -> None:
+    code, _, err = _run(
+        capsys, "eval", "--model", "smollm2-135m", "--benchmarks", "xstest", "--limit", "1",
+        "--store", str(tmp_path / "s.sqlite"), *argv,
+    )
+    assert code == 2 and expected in err
+    assert not (tmp_path / "s.sqlite").exists()
 
 
 def test_eval_missing_data_says_how_to_point_at_it(
@@ -105,9 +126,16 @@ def test_eval_reports_asr_per_attack(
         capsys, "eval", "--model", str(tiny_model_dir), "--benchmarks", "strongreject,xstest", "--strategy", "direct",
         "--attacks", "none,jailbreak-templates", "--limit", "2", "--max-new-tokens", "4",
         "--store", str(tmp_path / "s.sqlite"), "--output", str(output),
+        "--calibrate", f"refusal={REPO / 'tests' / 'data' / 'refusal_heldout3.jsonl'}",
+        "--label-positive", "refusal,partial_refusal",
     )
     assert code == 0
     result = json.loads(output.read_text())
+    # The refusal judge was measured on the 200 labelled responses, and each rate it scored
+    # carries a correction once anything was decided.
+    (calibration,) = result["provenance"]["calibration"]
+    assert calibration["judge"] == "refusal" and calibration["tp"] + calibration["fp"] + calibration["fn"] + calibration["tn"] == 200
+    assert all((m["corrected"] is not None) == (m["n"] > 0) for m in result["metrics"])
     counts = {(m["benchmark"], m["attack"]): m["n"] + m["undecided"] for m in result["metrics"]}
     # 2 behaviours x 8 shipped templates; benign prompts are never attacked
     assert counts == {("strongreject", "none"): 2, ("strongreject", "jailbreak-templates"): 16, ("xstest", "none"): 2}

@@ -127,7 +127,7 @@ def test_shipped_experiments_validate_and_plan(name: str, data_dir: Path) -> Non
         assert config.resolve(variant.train).is_file()  # type: ignore[arg-type]
     # Every shipped experiment calibrates its refusal judge on a labels file that resolves
     # (SmolLM2's own labelled responses point at benchmark samples in the data directory).
-    (labelled,) = load_calibration_sets(config, data_dir).values()
+    (labelled,) = load_calibration_sets(config.calibration, data_dir, config.base_dir).values()
     assert len(labelled.items) in (100, 133)
     assert True in labelled.labels and False in labelled.labels
 
@@ -156,22 +156,22 @@ def test_calibration_labels_are_read_up_front_with_their_errors(tmp_path: Path) 
                        {**good, "label": None}])
     entry = {"labels": "labels.jsonl", "positive": ["refusal", "partial_refusal"], "where": {"split": "a"}}
     config = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": entry}}))
-    labelled = load_calibration_sets(config)["refusal"]
+    labelled = load_calibration_sets(config.calibration, None, config.base_dir)["refusal"]
     assert labelled.labels == [True, False, None]  # split b filtered out; null stays unlabelled
     assert len(labelled.sha256) == 64
 
     missing = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": {"labels": "nope.jsonl"}}}))
     with pytest.raises(SrlabError, match=r"calibration.refusal.labels: no file .*nope.jsonl"):
-        load_calibration_sets(missing)
+        load_calibration_sets(missing.calibration, None, missing.base_dir)
     # Without 'positive', class names are not booleans: the error names file, line and the fix.
     plain = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": {"labels": "labels.jsonl"}}}))
     with pytest.raises(SrlabError, match=r"calibration.refusal: .*labels.jsonl:1: field 'label' must be true/false.*'positive'"):
-        load_calibration_sets(plain)
+        load_calibration_sets(plain.calibration, None, plain.base_dir)
     wrong = {"labels": "labels.jsonl", "positive": ["refused"]}
     config = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": wrong}}))
     with pytest.raises(SrlabError, match=r"no row's 'label' is one of \['refused'\]"):
-        load_calibration_sets(config)
+        load_calibration_sets(config.calibration, None, config.base_dir)
     empty = {**entry, "where": {"split": "zzz"}}
     config = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": empty}}))
     with pytest.raises(SrlabError, match=r"no rows matching \{'split': 'zzz'\}"):
-        load_calibration_sets(config)
+        load_calibration_sets(config.calibration, None, config.base_dir)

@@ -168,3 +168,31 @@ def test_export_labels_writes_each_distinct_response_once(tmp_path: Path, capsys
     assert all("prompt" not in r and r["attack"] == "none" for r in shared) and len(shared) == 6
     assert main(["report", "--store", str(store_path), "--run", "r1", "--export-labels", str(out), "--benchmarks", "gsm8k"]) == 2
     assert "run 'r1' has no benchmark gsm8k; it has: xstest" in capsys.readouterr().err
+
+
+def test_eval_results_get_the_same_correction_as_reports() -> None:
+    from srlab.experiment.evaluate import (
+        BenchmarkResult,
+        EvalConfig,
+        EvalResult,
+        _add_corrections,
+        format_table,
+    )
+    from srlab.models import ModelSpec
+    from srlab.report.metrics import RateSummary
+    from srlab.report.model import Calibration
+
+    def result(benchmark: str, kind: str, name: str, successes: int, judge: str) -> BenchmarkResult:
+        metric = RateSummary(name, benchmark, successes / 40, 0.0, 1.0, 40, successes, 0, 0)
+        return BenchmarkResult(benchmark, kind, metric, [judge])
+
+    results = [result("strongreject", "harmful", "asr", 30, "refusal"), result("gsm8k", "reasoning", "accuracy", 8, "gsm8k-answer")]
+    _add_corrections(results, [Calibration(**CALIBRATION)])
+    asr, accuracy = results
+    assert asr.corrected is not None and accuracy.corrected is None  # only the calibrated judge's rate
+    assert asr.corrected.rate == pytest.approx((0.75 + SENS - 1) / (SENS + SPEC - 1))
+    expected = corrected_rate_from_calibration(30, 40, BinaryRates(tp=45, fp=2, fn=5, tn=48).flipped())
+    assert (asr.corrected.low, asr.corrected.high) == pytest.approx((expected.low, expected.high))
+    config = EvalConfig(model=ModelSpec(name="m"), benchmarks=["strongreject", "gsm8k"])
+    table = format_table(EvalResult("r", config, results, {}))
+    assert "judge-corrected [95% CI]" in table and asr.corrected.format() in table

@@ -36,8 +36,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the subset and demonstrations")
     add_decoding_options(parser)
     add_data_options(parser)
+    parser.add_argument(
+        "--calibrate", action="append", default=[], metavar="JUDGE=LABELS.jsonl",
+        help="human labels for a scoring judge; its rates are also reported corrected for its error (repeatable)",
+    )
+    parser.add_argument(
+        "--label-positive", default=None,
+        help="with --calibrate: label classes that mean the judge's True, e.g. refusal,partial_refusal",
+    )
     parser.add_argument("--output", default=None, help="JSON results path (default: .srlab/<run id>.json)")
     parser.set_defaults(func=run)
+
+
+def _calibration(values: list[str], positive: str | None) -> dict[str, dict[str, object]]:
+    """``--calibrate refusal=labels.jsonl`` -> {"refusal": {"labels": "labels.jsonl", ...}}."""
+    entries: dict[str, dict[str, object]] = {}
+    for value in values:
+        judge, sep, path = value.partition("=")
+        if not sep or not judge.strip() or not path.strip():
+            raise SrlabError(f"--calibrate {value!r}: expected JUDGE=LABELS.jsonl, e.g. refusal=labels.jsonl")
+        entries[judge.strip()] = {"labels": path.strip(), "positive": split_names(positive) if positive else None}
+    return entries
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             attacks=split_names(args.attacks),
             attacker=ModelSpec(name=args.attacker_model) if args.attacker_model else None,
             attack_judge=ModelSpec(name=args.attack_judge_model) if args.attack_judge_model else None,
+            calibration=_calibration(args.calibrate, args.label_positive),
         )
     except ValidationError as exc:
         raise SrlabError(validation_message(exc, "srlab eval", "options")) from None

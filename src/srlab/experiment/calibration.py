@@ -1,6 +1,7 @@
-"""Measure the experiment's scoring judges against human labels, so reports can carry their error.
+"""Measure the scoring judges against human labels, so reports can carry their error.
 
-Each ``calibration`` entry of an experiment names a judge and a labels file. The judge (built
+Each ``calibration`` entry of an experiment (or ``--calibrate`` of ``srlab eval``) names a judge
+and a labels file. The judge (built
 exactly as it scores the run) labels every item; its confusion matrix against the humans is
 recorded in the run's provenance, and the report corrects every rate and difference that judge
 scored (Rogan-Gladen, Lang-Reiczigel intervals). The correction assumes the judge errs on the
@@ -10,25 +11,28 @@ run's responses as often as on the labelled ones: label responses like the ones 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from srlab.errors import DataFormatError, SrlabError
-from srlab.experiment.config import ExperimentConfig
 from srlab.judge import Judge
 from srlab.judge.agreement import compare
-from srlab.judge.labels import LabelledSet, read_labelled
+from srlab.judge.labels import CalibrationEntry, LabelledSet, read_labelled
 from srlab.judge.runner import judge_items
 from srlab.report.model import Calibration
 
 log = logging.getLogger(__name__)
 
 
-def load_calibration_sets(config: ExperimentConfig, data_dir: Path | None = None) -> dict[str, LabelledSet]:
-    """Read every labels file up front, so a bad one fails before any model work."""
+def load_calibration_sets(
+    entries: Mapping[str, CalibrationEntry], data_dir: Path | None = None, base_dir: str | Path = "."
+) -> dict[str, LabelledSet]:
+    """Read every labels file up front, so a bad one fails before any model work; relative
+    paths resolve from ``base_dir`` (an experiment file's folder)."""
     sets = {}
-    for name, entry in config.calibration.items():
-        path = config.resolve(entry.labels)
+    for name, entry in entries.items():
+        path = Path(entry.labels).expanduser()
+        path = path if path.is_absolute() else Path(base_dir) / path
         if not path.is_file():
             raise SrlabError(f"calibration.{name}.labels: no file {path}")
         try:
@@ -70,6 +74,6 @@ def calibrate(name: str, judge: Judge, labelled: LabelledSet, where: dict[str, o
 
 
 def calibrate_all(
-    config: ExperimentConfig, sets: dict[str, LabelledSet], make_judge: Callable[[str], Judge]
+    entries: Mapping[str, CalibrationEntry], sets: dict[str, LabelledSet], make_judge: Callable[[str], Judge]
 ) -> list[Calibration]:
-    return [calibrate(name, make_judge(name), sets[name], config.calibration[name].where) for name in sets]
+    return [calibrate(name, make_judge(name), sets[name], entries[name].where) for name in sets]

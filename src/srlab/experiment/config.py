@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from srlab.config_files import read_yaml_mapping, validate
 from srlab.generate.strategies import StrategyConfig
+from srlab.judge.labels import CalibrationEntry
 from srlab.models import ModelSpec
 from srlab.schema import DecodingConfig
 
@@ -85,20 +86,6 @@ class AttackEntry(_Strict):
     @property
     def display(self) -> str:
         return self.label or self.name
-
-
-class CalibrationEntry(_Strict):
-    """Human labels for one judge: its measured error is carried into the report's intervals.
-
-    ``labels`` is a JSONL of ``prompt``, ``response`` and a label in the judge's own sense (for
-    the refusal judge, True = refused); ``positive`` names the label classes that mean True when
-    the file holds classes (e.g. [refusal, partial_refusal]); ``where`` keeps matching rows only.
-    """
-
-    labels: str
-    label_field: str = "label"
-    positive: list[str] | None = Field(None, min_length=1)
-    where: dict[str, Any] = Field(default_factory=dict)
 
 
 class ExperimentConfig(_Strict):

@@ -12,17 +12,21 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from srlab.benchmarks import Benchmark, get_benchmark, select_subset
+from srlab.errors import SrlabError
 from srlab.experiment.attacking import apply_attack
+from srlab.experiment.calibration import calibrate_all, load_calibration_sets
 from srlab.generate.runner import generate_cached
 from srlab.generate.strategies import STRATEGIES, PromptStrategy, StrategyConfig
 from srlab.hashing import content_hash
 from srlab.judge import JUDGES, Judge, get_judge
+from srlab.judge.labels import CalibrationEntry
 from srlab.judge.runner import judge_cached
 from srlab.models import ModelBackend, ModelSpec, load_backend
 from srlab.paths import data_dir as resolve_data_dir
 from srlab.provenance import collect_provenance
-from srlab.report.build import run_plan_block
+from srlab.report.build import event_rates, run_plan_block
 from srlab.report.metrics import RateSummary, summarize
+from srlab.report.model import Calibration, Correction
 from srlab.schema import DecodingConfig, Generation, GenerationRequest, Sample, Verdict
 from srlab.store import RunItem, Store, sample_key
 
@@ -52,6 +56,9 @@ class EvalConfig(BaseModel):
     attacks: list[str] = Field(default_factory=lambda: ["none"], min_length=1, description="Applied to harmful benchmarks.")
     attacker: ModelSpec | None = Field(None, description="Attacker model for pap / past-tense / pair.")
     attack_judge: ModelSpec | None = Field(None, description="PAIR's judge model.")
+    calibration: dict[str, CalibrationEntry] = Field(
+        default_factory=dict, description="Judge name -> human labels: its rates are also reported corrected for its error."
+    )
 
 
 @dataclass
@@ -62,6 +69,7 @@ class BenchmarkResult:
     judges: list[str]
     attack: str = "none"
     items: list[tuple[Sample, str, Generation, dict[str, Verdict]]] = field(default_factory=list)
+    corrected: Correction | None = None
 
 
 @dataclass
@@ -76,7 +84,11 @@ class EvalResult:
             "run_id": self.run_id,
             "config": self.config.model_dump(mode="json"),
             "provenance": self.provenance,
-            "metrics": [{**r.metric.to_dict(), "attack": r.attack} for r in self.results],
+            "metrics": [
+                {**r.metric.to_dict(), "attack": r.attack,
+                 "corrected": r.corrected.model_dump() if r.corrected else None}
+                for r in self.results
+            ],
             "samples": [
                 {
                     "benchmark": r.benchmark,
@@ -162,7 +174,14 @@ def run_eval(config: EvalConfig, backend: ModelBackend | None = None) -> EvalRes
     for names in judge_names.values():
         for name in names:
             get_judge(name)
+    scoring = {names[0] for names in judge_names.values()}
+    for name in config.calibration:
+        if name not in scoring:
+            raise SrlabError(
+                f"calibration: judge {name!r} scores none of the benchmarks (their judges: {', '.join(sorted(scoring))})"
+            )
     data_dir = resolve_data_dir(config.data_dir)
+    calibration_sets = load_calibration_sets(config.calibration, data_dir)
     samples = {b.name: load_samples(b, data_dir, config.limit, config.seed) for b in benchmarks}
     strategies = {b.name: build_strategy(config.strategy, config.strategy_config, b, data_dir) for b in benchmarks}
 
@@ -203,12 +222,27 @@ def run_eval(config: EvalConfig, backend: ModelBackend | None = None) -> EvalRes
                         ]
                     )
                     results.append(result)
+            if calibration_sets:
+                calibrations = calibrate_all(config.calibration, calibration_sets, get_judge)
+                provenance["calibration"] = [c.model_dump(mode="json") for c in calibrations]
+                store.start_run(run_id, "eval", config.model_dump(mode="json"), provenance)  # records them
+                _add_corrections(results, calibrations)
             outcome = EvalResult(run_id, config, results, provenance)
             store.finish_run(run_id, {"metrics": [r.metric.to_dict() for r in results]})
     finally:
         for helper in helpers.values():
             helper.close()
     return outcome
+
+
+def _add_corrections(results: Sequence[BenchmarkResult], calibrations: Sequence[Calibration]) -> None:
+    """Each rate scored by a calibrated judge, corrected for that judge's measured error."""
+    by_judge = {c.judge: c for c in calibrations}
+    for result in results:
+        calibration = by_judge.get(result.judges[0])
+        if calibration is not None:
+            rates = event_rates(calibration, result.kind)
+            result.corrected = Correction.of_counts(calibration.judge, result.metric.successes, result.metric.n, rates)
 
 
 def _system(model: str, attack: str) -> str:
@@ -221,6 +255,10 @@ def format_table(result: EvalResult) -> str:
         [r.benchmark, r.attack, r.metric.name, r.metric.format(), str(r.metric.n), str(r.metric.undecided), str(r.metric.truncated)]
         for r in result.results
     ]
+    if any(r.corrected is not None for r in result.results):
+        header.append("judge-corrected [95% CI]")
+        for row, r in zip(rows, result.results, strict=True):
+            row.append(r.corrected.format() if r.corrected else "–")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))

@@ -44,6 +44,8 @@ class Plan:
         lines = [f"experiment {self.config.name}: {len(self.trainings)} training run(s), {len(self.cells)} evaluation cell(s)"]
         for spec, variant in self.trainings:
             lines.append(f"  train  {spec.name} -> {variant.name}")
+        for judge, entry in self.config.calibration.items():
+            lines.append(f"  calibrate {judge} on {entry.labels}")
         for cell in self.cells:
             n = "all" if cell.limit is None else str(cell.limit)
             lines.append(

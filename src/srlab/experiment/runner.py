@@ -154,7 +154,8 @@ def run_experiment(
     provenance = collect_provenance(seeds={"experiment": config.seed, "decoding": config.decoding.seed})
     provenance["plan"] = run_plan_block(judges_per_benchmark, _systems(config, plan))
 
-    calibration_sets = load_calibration_sets(config, data_dir)  # a bad labels file fails before any model work
+    # A bad labels file fails here, before any model work.
+    calibration_sets = load_calibration_sets(config.calibration, data_dir, config.base_dir)
 
     with Store(config.store_path()) as store:
         store.start_run(run_id, "experiment", config.model_dump(mode="json"), provenance)
@@ -172,7 +173,7 @@ def run_experiment(
                     if info:
                         manifests[f"{spec.name}:{variant.name}"] = info
                     _evaluate_cells(config, store, run_id, model_spec, cells, samples, data_dir, helpers)
-            calibrations = calibrate_all(config, calibration_sets, helpers.judge)
+            calibrations = calibrate_all(config.calibration, calibration_sets, helpers.judge)
         finally:
             helpers.close()
         provenance["data_manifests"] = manifests

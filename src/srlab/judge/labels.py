@@ -17,12 +17,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from srlab.benchmarks.files import read_jsonl_lines
 from srlab.errors import DataFormatError
 from srlab.schema import Generation, Sample
 
 LABEL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 NULL_WORDS = {"", "null", "none"}
+
+
+class CalibrationEntry(BaseModel):
+    """Human labels for one judge: its measured error is carried into reported intervals.
+
+    ``labels`` is a JSONL of ``prompt`` (or ``benchmark`` + ``sample_id``), ``response`` and a
+    label in the judge's own sense (for the refusal judge, True = refused); ``positive`` names
+    the label classes that mean True when the file holds classes (e.g. [refusal,
+    partial_refusal]); ``where`` keeps matching rows only.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: str
+    label_field: str = "label"
+    positive: list[str] | None = Field(None, min_length=1)
+    where: dict[str, Any] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
