@@ -40,7 +40,7 @@ def test_eval_bad_names_list_valid_ones(
     ("argv", "expected"),
     [
         (["--calibrate", "refusal"], "--calibrate 'refusal': expected JUDGE=LABELS.jsonl"),
-        (["--calibrate", "gsm8k-answer=l.jsonl"], "calibration: judge 'gsm8k-answer' scores none of the benchmarks (their judges: refusal)"),
+        (["--calibrate", "gsm8k-answer=l.jsonl"], "calibration.gsm8k-answer: judge 'gsm8k-answer' scores none of the benchmarks' metrics (those judges: refusal)"),
         (["--calibrate", "refusal=missing.jsonl"], "calibration.refusal.labels: no file missing.jsonl"),
     ],
 )

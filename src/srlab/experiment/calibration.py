@@ -1,17 +1,16 @@
 """Measure the scoring judges against human labels, so reports can carry their error.
 
 Each ``calibration`` entry of an experiment (or ``--calibrate`` of ``srlab eval``) names a judge
-and a labels file. The judge (built
-exactly as it scores the run) labels every item; its confusion matrix against the humans is
-recorded in the run's provenance, and the report corrects every rate and difference that judge
-scored (Rogan-Gladen, Lang-Reiczigel intervals). The correction assumes the judge errs on the
+and a labels file. The judge (built exactly as it scores the run) labels every item; its
+confusion matrix against the humans is recorded in the run's provenance, and the report corrects
+every rate and difference that judge scored (Rogan-Gladen, Lang-Reiczigel intervals). The correction assumes the judge errs on the
 run's responses as often as on the labelled ones: label responses like the ones you evaluate.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from srlab.errors import DataFormatError, SrlabError
@@ -22,6 +21,22 @@ from srlab.judge.runner import judge_items
 from srlab.report.model import Calibration
 
 log = logging.getLogger(__name__)
+
+
+def calibration_problems(judges: Iterable[str], scoring: set[str]) -> list[str]:
+    """Calibrated judges that are not registered, or that score no benchmark's metric."""
+    from srlab.judge import JUDGES
+
+    problems = []
+    for name in judges:
+        if name not in JUDGES:
+            problems.append(f"calibration.{name}: unknown judge {name!r}; valid: {', '.join(JUDGES.names())}")
+        elif name not in scoring:
+            problems.append(
+                f"calibration.{name}: judge {name!r} scores none of the benchmarks' metrics "
+                f"(those judges: {', '.join(sorted(scoring)) or 'none'})"
+            )
+    return problems
 
 
 def load_calibration_sets(

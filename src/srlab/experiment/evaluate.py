@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from srlab.benchmarks import Benchmark, get_benchmark, select_subset
 from srlab.errors import SrlabError
 from srlab.experiment.attacking import apply_attack
-from srlab.experiment.calibration import calibrate_all, load_calibration_sets
+from srlab.experiment.calibration import calibrate_all, calibration_problems, load_calibration_sets
 from srlab.generate.runner import generate_cached
 from srlab.generate.strategies import STRATEGIES, PromptStrategy, StrategyConfig
 from srlab.hashing import content_hash
@@ -174,12 +174,9 @@ def run_eval(config: EvalConfig, backend: ModelBackend | None = None) -> EvalRes
     for names in judge_names.values():
         for name in names:
             get_judge(name)
-    scoring = {names[0] for names in judge_names.values()}
-    for name in config.calibration:
-        if name not in scoring:
-            raise SrlabError(
-                f"calibration: judge {name!r} scores none of the benchmarks (their judges: {', '.join(sorted(scoring))})"
-            )
+    problems = calibration_problems(config.calibration, {names[0] for names in judge_names.values()})
+    if problems:
+        raise SrlabError("; ".join(problems))
     data_dir = resolve_data_dir(config.data_dir)
     calibration_sets = load_calibration_sets(config.calibration, data_dir)
     samples = {b.name: load_samples(b, data_dir, config.limit, config.seed) for b in benchmarks}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from srlab.benchmarks import BENCHMARKS, get_benchmark
 from srlab.errors import SrlabError, UnknownNameError
+from srlab.experiment.calibration import calibration_problems
 from srlab.experiment.config import ExperimentConfig, VariantConfig
 from srlab.generate.strategies import STRATEGIES
 from srlab.models import ModelSpec
@@ -100,12 +101,7 @@ def check_names(config: ExperimentConfig) -> None:
         for i, name in enumerate(names):
             if name not in JUDGES:
                 problems.append(f"extra_judges.{kind}.{i}: unknown judge {name!r}; valid: {', '.join(JUDGES.names())}")
-    for name in config.calibration:
-        if name not in JUDGES:
-            problems.append(f"calibration.{name}: unknown judge {name!r}; valid: {', '.join(JUDGES.names())}")
-        elif name not in primary:
-            scoring = ", ".join(sorted(primary)) or "none"
-            problems.append(f"calibration.{name}: judge {name!r} scores none of the benchmarks' metrics (those judges: {scoring})")
+    problems += calibration_problems(config.calibration, primary)
     for name in config.limits:
         if name not in {n for _, n in config.benchmarks.all()}:
             problems.append(f"limits.{name}: not one of the experiment's benchmarks")

@@ -27,6 +27,7 @@ from srlab.report.model import (
     diffs_against_base,
     mean_length,
     pattern_rows,
+    shared_correction,
 )
 from srlab.report.stats import Z_95
 from srlab.schema import Generation, Sample, Verdict
@@ -198,8 +199,8 @@ def attack_average_rows(rows: list[VariantRow], systems: dict[str, dict[str, str
 
 def _corrected_mean(parts: list[RateMetric], mean: float, variance: float) -> Correction | None:
     """The mean over attacks corrected for judge error, when one calibrated judge scored every part."""
-    first = parts[0].corrected
-    if first is None or any(p.corrected is None or p.corrected.rates() != first.rates() for p in parts):
+    first = shared_correction(parts)
+    if first is None:
         return None
     try:
         result = corrected_mean_rate(mean, variance, first.rates())
@@ -224,12 +225,12 @@ def correct_metrics(rows: list[VariantRow], calibrated: dict[str, tuple[str, Bin
     """
     out = []
     for row in rows:
-        metrics = [
-            m.model_copy(update={"corrected": Correction.of_counts(calibrated[m.benchmark][0], m.successes, m.n,
-                                                                   calibrated[m.benchmark][1])})
-            if m.benchmark in calibrated else m
-            for m in row.metrics
-        ]
+        metrics = []
+        for m in row.metrics:
+            if m.benchmark in calibrated:
+                judge, rates = calibrated[m.benchmark]
+                m = m.model_copy(update={"corrected": Correction.of_counts(judge, m.successes, m.n, rates)})
+            metrics.append(m)
         out.append(row.model_copy(update={"metrics": metrics}))
     return out
 

@@ -152,11 +152,8 @@ class VariantRow(_Frozen):
         return None
 
     def pooled(self, name: str) -> RateMetric | None:
-        """One metric pooled over every benchmark that reports it (counts summed, Wilson again).
-
-        The pooled rate is corrected for judge error only when every part was scored by the same
-        calibrated judge; a mix of corrected and uncorrected parts has no honest correction.
-        """
+        """One metric pooled over every benchmark that reports it (counts summed, Wilson again),
+        corrected for judge error when every part was (see ``shared_correction``)."""
         parts = [m for m in self.metrics if m.name == name]
         if not parts:
             return None
@@ -167,14 +164,21 @@ class VariantRow(_Frozen):
             sum(m.successes for m in parts), sum(m.n for m in parts),
             sum(m.undecided for m in parts), sum(m.truncated for m in parts),
         )
-        corrections = {m.corrected for m in parts}
-        first = parts[0].corrected
-        if first is not None and all(
-            c is not None and c.judge == first.judge and c.rates() == first.rates() for c in corrections
-        ):
-            correction = Correction.of_counts(first.judge, pooled.successes, pooled.n, first.rates())
+        shared = shared_correction(parts)
+        if shared is not None:
+            correction = Correction.of_counts(shared.judge, pooled.successes, pooled.n, shared.rates())
             pooled = pooled.model_copy(update={"corrected": correction})
         return pooled
+
+
+def shared_correction(parts: Iterable[RateMetric]) -> Correction | None:
+    """The first part's correction when one calibrated judge (same counts) corrected every part;
+    a mix of corrected and uncorrected parts has no honest correction."""
+    corrections = [m.corrected for m in parts]
+    first = corrections[0] if corrections else None
+    if first is None or any(c is None or c.judge != first.judge or c.rates() != first.rates() for c in corrections):
+        return None
+    return first
 
 
 class DiffCorrection(_Frozen):
