@@ -52,11 +52,20 @@ def load_calibration_sets(
             raise SrlabError(f"calibration.{name}.labels: no file {path}")
         try:
             sets[name] = read_labelled(
-                path.resolve(), entry.label_field, positive=entry.positive, where=entry.where, data_dir=data_dir
+                _display_path(path), entry.label_field, positive=entry.positive, where=entry.where, data_dir=data_dir
             )
         except DataFormatError as exc:
             raise SrlabError(f"calibration.{name}: {exc}") from exc
     return sets
+
+
+def _display_path(path: Path) -> Path:
+    """Relative to the working directory when below it (reports travel), else absolute."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return resolved
 
 
 def calibrate(name: str, judge: Judge, labelled: LabelledSet, where: dict[str, object] | None = None) -> Calibration:
