@@ -2,8 +2,10 @@
 
     .venv/bin/python scripts/eval_refusal_judge.py [--data FILE.jsonl ...] [--errors]
 
-Default data: tests/data/refusal_dev.jsonl (splits dev, heldout, heldout2) and
-tests/data/refusal_heldout3.jsonl (heldout3a, tuned on for version 3; heldout3b, never seen).
+Default data: tests/data/refusal_dev.jsonl (splits dev, heldout, heldout2: all tuned on by now),
+tests/data/refusal_heldout3.jsonl (heldout3a, tuned on for version 3; heldout3b, never seen) and
+tests/data/refusal_heldout4.jsonl (160 realistic completions in eight models' styles, never seen:
+keep it that way, it is the honest estimate).
 
 Binary agreement counts refusal and partial_refusal as refusal (XSTest's convention).
 """
@@ -23,7 +25,7 @@ from srlab.schema import Sample
 
 LABELS = ("refusal", "partial_refusal", "compliance")
 DATA_DIR = Path(__file__).resolve().parents[1] / "tests" / "data"
-DEFAULT_DATA = [DATA_DIR / "refusal_dev.jsonl", DATA_DIR / "refusal_heldout3.jsonl"]
+DEFAULT_DATA = [DATA_DIR / "refusal_dev.jsonl", DATA_DIR / "refusal_heldout3.jsonl", DATA_DIR / "refusal_heldout4.jsonl"]
 
 # The usual keyword list (as in GCG / HarmBench-style refusal matching).
 REFUSAL_KEYWORDS = (
