@@ -153,11 +153,12 @@ def test_calibration_labels_are_read_up_front_with_their_errors(tmp_path: Path) 
 
     good = {"prompt": "p", "response": "r", "label": "refusal", "split": "a"}
     _labels(tmp_path, [good, {**good, "label": "compliance"}, {**good, "split": "b", "label": "partial_refusal"},
-                       {**good, "label": None}])
+                       {**good, "label": None}, {**good, "label": True}])
     entry = {"labels": "labels.jsonl", "positive": ["refusal", "partial_refusal"], "where": {"split": "a"}}
     config = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": entry}}))
     labelled = load_calibration_sets(config.calibration, None, config.base_dir)["refusal"]
-    assert labelled.labels == [True, False, None]  # split b filtered out; null stays unlabelled
+    # split b filtered out; null stays unlabelled; a boolean keeps its meaning next to classes
+    assert labelled.labels == [True, False, None, True]
     assert len(labelled.sha256) == 64
 
     missing = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": {"labels": "nope.jsonl"}}}))
@@ -169,7 +170,7 @@ def test_calibration_labels_are_read_up_front_with_their_errors(tmp_path: Path) 
         load_calibration_sets(plain.calibration, None, plain.base_dir)
     wrong = {"labels": "labels.jsonl", "positive": ["refused"]}
     config = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": wrong}}))
-    with pytest.raises(SrlabError, match=r"no row's 'label' is one of \['refused'\]"):
+    with pytest.raises(SrlabError, match=r"no row's 'label' is one of \['refused'\]; the file's classes: compliance, partial_refusal, refusal"):
         load_calibration_sets(config.calibration, None, config.base_dir)
     empty = {**entry, "where": {"split": "zzz"}}
     config = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": empty}}))

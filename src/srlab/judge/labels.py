@@ -58,14 +58,12 @@ def parse_label(
     value: Any, path: str, line: int, field: str, positive: Collection[str] | None = None
 ) -> bool | None:
     """One human label as True/False/None; ``positive`` names the class values that mean True."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, bool):  # booleans mean the same with or without classes
+        return value
     if positive is not None:
         if isinstance(value, str) and value.strip().lower() in NULL_WORDS:
             return None
         return str(value) in positive
-    if isinstance(value, bool):
-        return value
     if isinstance(value, int | float) and value in (0, 1):
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in LABEL_WORDS:
@@ -124,6 +122,7 @@ def read_labelled(
     labels: list[bool | None] = []
     required = ("prompt", "response", label_field) if label_field else ("prompt", "response")
     benchmarks: dict[str, dict[str, Sample]] = {}
+    classes: set[str] = set()  # label values written as class names, to check ``positive`` against
     for line_no, row in read_jsonl_lines(path):
         if where and any(row.get(key) != value for key, value in where.items()):
             continue
@@ -133,6 +132,8 @@ def read_labelled(
             if label_field not in row:
                 raise DataFormatError(path, line_no, f"missing field {label_field!r} (fields needed: {', '.join(required)})")
             labels.append(parse_label(row[label_field], path, line_no, label_field, positive))
+            if isinstance(row[label_field], str) and row[label_field].strip().lower() not in NULL_WORDS:
+                classes.add(row[label_field])
         if "prompt" not in row and "benchmark" in row:
             sample = _benchmark_sample(row, benchmarks, data_dir, path, line_no)
         elif isinstance(row.get("prompt"), str):
@@ -144,9 +145,10 @@ def read_labelled(
     if not items:
         detail = f" matching {dict(where)}" if where else ""
         raise DataFormatError(path, None, f"no rows{detail}")
-    if label_field and positive is not None and not any(labels):
+    if label_field and positive is not None and classes and not classes & set(positive):
         raise DataFormatError(
-            path, None, f"no row's {label_field!r} is one of {sorted(positive)}: check 'positive' against the file's classes"
+            path, None,
+            f"no row's {label_field!r} is one of {sorted(positive)}; the file's classes: {', '.join(sorted(classes))}",
         )
     sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return LabelledSet(path=path, items=items, labels=labels, sha256=sha)
