@@ -105,22 +105,25 @@ def _diffs_table(report: Report) -> str:
     return f'<table id="diffs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
+def _text_table(table_id: str, header: list[str], rows: list[list[str]]) -> str:
+    """A plain table of escaped text cells (the markdown report's tables, as HTML)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
 def _patterns_table(report: Report) -> str:
     if not report.patterns:
         return ""
-    head = "".join(f"<th>{_e(h)}</th>" for h in PATTERN_HEADER)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in pattern_cells(report))
-    return f'<h2>Risky reasoning patterns</h2>\n<table id="patterns"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return "<h2>Risky reasoning patterns</h2>\n" + _text_table("patterns", PATTERN_HEADER, pattern_cells(report))
 
 
 def _calibration_table(report: Report) -> str:
     if not report.calibrations:
         return ""
-    head = "".join(f"<th>{_e(h)}</th>" for h in CALIBRATION_HEADER)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in calibration_cells(report))
     return (
         f'<h2>Judge calibration</h2>\n<p class="note">{_e(CALIBRATION_NOTE)}</p>\n'
-        f'<table id="calibration"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        + _text_table("calibration", CALIBRATION_HEADER, calibration_cells(report))
     )
 
 
