@@ -1,11 +1,13 @@
-"""Agreement of the offline refusal judge and a keyword baseline with hand labels, per split.
+"""Agreement of the offline refusal judges (the learned ``refusal`` and the ``refusal-scorecard``)
+and a keyword baseline with the project's hand labels, per split.
 
     .venv/bin/python scripts/eval_refusal_judge.py [--data FILE.jsonl ...] [--errors]
 
 Default data: tests/data/refusal_dev.jsonl (splits dev, heldout, heldout2: all tuned on by now),
 tests/data/refusal_heldout3.jsonl (heldout3a, tuned on for version 3; heldout3b, never seen) and
 tests/data/refusal_heldout4.jsonl (160 realistic completions in eight models' styles, never seen:
-keep it that way, it is the honest estimate).
+keep it that way, it is the honest estimate). The learned judge was trained on dev, heldout,
+heldout2 and heldout3a, never on heldout3b or heldout4 (scripts/train_offline_judges.py).
 
 Binary agreement counts refusal and partial_refusal as refusal (XSTest's convention).
 """
@@ -19,7 +21,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from srlab.errors import DataFormatError
+from srlab.judge.base import Judge
 from srlab.judge.refusal import RefusalJudge
+from srlab.judge.refusal_scorecard import RefusalScorecardJudge
 from srlab.models.reasoning import make_generation
 from srlab.schema import Sample
 
@@ -45,7 +49,7 @@ def keyword_refusal(prompt: str, response: str) -> bool | None:
     return any(keyword.lower() in text for keyword in REFUSAL_KEYWORDS)
 
 
-def judge_refusal(judge: RefusalJudge) -> Callable[[str, str], bool | None]:
+def judge_refusal(judge: Judge) -> Callable[[str, str], bool | None]:
     def predict(prompt: str, response: str) -> bool | None:
         sample = Sample(id="eval", prompt=prompt, benchmark="refusal-dev")
         return judge.judge(sample, make_generation(response)).label
@@ -118,12 +122,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--errors", action="store_true", help="print the judge's disagreements")
     args = parser.parse_args(argv)
     rows = [row for path in args.data for row in load_rows(path)]
-    judge = judge_refusal(RefusalJudge())
+    judges = {"refusal (learned)": judge_refusal(RefusalJudge()), "refusal-scorecard": judge_refusal(RefusalScorecardJudge())}
     for split in sorted({row.get("split", "all") for row in rows}) + ["all"]:
         subset = rows if split == "all" else [row for row in rows if row.get("split", "all") == split]
         print(f"split {split} (n={len(subset)})")
-        judged = evaluate(subset, judge)
-        print_report("RefusalJudge", judged)
+        for title, judge in judges.items():
+            judged = evaluate(subset, judge)
+            print_report(title, judged)
         print_report("keyword baseline", evaluate(subset, keyword_refusal))
         if args.errors and split != "all":
             for row in judged["errors"]:  # type: ignore[union-attr]

@@ -22,7 +22,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     ("argv", "expected"),
     [
         (["--benchmarks", "gsm9k"], "unknown benchmark 'gsm9k'; valid benchmarks: <spec>.yaml, advbench50"),
-        (["--benchmarks", "gsm8k", "--strategy", "tot"], "unknown strategy 'tot'; valid strategies: cot, direct"),
+        (["--benchmarks", "gsm8k", "--strategy", "tot"], "unknown strategy 'tot'; valid: cot, direct"),
         (["--benchmarks", "gsm8k", "--backend", "hf", "--model", "no-such-model"], "smollm2-135m"),
     ],
 )
@@ -118,7 +118,7 @@ def test_judge_writes_fields_for_each_judge(capsys: pytest.CaptureFixture[str], 
     assert rows[2]["correct"] is None and rows[2]["reason"] == "no number in answer"
 
 
-def test_eval_reports_asr_per_attack(
+def test_eval_reports_refusal_rate_per_attack(
     capsys: pytest.CaptureFixture[str], tiny_model_dir: Path, data_dir: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "out.json"
@@ -133,10 +133,65 @@ def test_eval_reports_asr_per_attack(
     result = json.loads(output.read_text())
     # The refusal judge was measured on the 200 labelled responses, and each rate it scored
     # carries a correction once anything was decided.
-    (calibration,) = result["provenance"]["calibration"]
+    (calibration,) = result["calibrations"]
     assert calibration["judge"] == "refusal" and calibration["tp"] + calibration["fp"] + calibration["fn"] + calibration["tn"] == 200
-    assert all((m["corrected"] is not None) == (m["n"] > 0) for m in result["metrics"])
-    counts = {(m["benchmark"], m["attack"]): m["n"] + m["undecided"] for m in result["metrics"]}
-    # 2 behaviours x 8 shipped templates; benign prompts are never attacked
-    assert counts == {("strongreject", "none"): 2, ("strongreject", "jailbreak-templates"): 16, ("xstest", "none"): 2}
-    assert "jailbreak-templates" in out and "asr" in out
+    metrics = [(row["attack"], m) for row in result["rows"] if row["attack"] != "all" for m in row["metrics"]]
+    # Only the calibrated judge's rates carry a correction.
+    assert metrics and all((m["corrected"] is not None) == (m["judge"] == "refusal") for _, m in metrics)
+    counts = {(m["benchmark"], attack, m["name"]): m["n"] for attack, m in metrics}
+    # 2 behaviours x 8 shipped templates; benign prompts are never attacked. Harmful prompts get
+    # ASR by the harm judge and the refusal rate by the refusal judge.
+    assert counts == {
+        ("strongreject", "none", "asr"): 2, ("strongreject", "none", "refusal_rate"): 2,
+        ("strongreject", "jailbreak-templates", "asr"): 16, ("strongreject", "jailbreak-templates", "refusal_rate"): 16,
+        ("xstest", "none", "over_refusal"): 2,
+    }
+    assert "jailbreak-templates" in out and "refusal rate strongreject (refusal)" in out and "ASR strongreject (harm)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--judge", "harmful=oracle"], "judges.harmful.0.name: unknown judge 'oracle'; valid: gsm8k-answer"),
+        (["--judge", "violence=refusal"], "judges.violence: not an axis (reasoning, harmful, benign)"),
+        (["--judge", "harmful=gsm8k-answer"],
+         "judges.harmful.0: judge 'gsm8k-answer' on strongreject: a judge whose True means 'correct' cannot score a "
+         "harmful benchmark (its metrics need a judge meaning 'harmful' or 'refusal')"),
+        (["--judge", "harmful=strongreject-rubric"],
+         "judge 'strongreject-rubric' is an LLM judge and needs a model: set judges.harmful.0.model"),
+        (["--judge", "reasoning=gsm8k-answer", "--judge-target", "full"],
+         "judges.reasoning.0.target: judge 'gsm8k-answer' always reads its answer; it takes no target"),
+        (["--judge", "harmful=strongreject-rubric", "--judge-model", "m", "--judge-param", "cutoff=0.5"],
+         "judges.harmful.0.params.cutoff: judge 'strongreject-rubric' has no parameter 'cutoff'; valid: threshold"),
+        (["--judge", "harmful=any(refusal,gsm8k-answer)"], "ensemble 'any(refusal,gsm8k-answer)' mixes judges"),
+        (["--judge", "harmful"], "--judge 'harmful': expected AXIS=JUDGE"),
+    ],
+)
+def test_eval_judge_choice_errors_before_any_model_loads(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path, argv: list[str], expected: str
+) -> None:
+    code, _, err = _run(
+        capsys, "eval", "--model", "no-such-model-is-loaded", "--benchmarks", "strongreject,gsm8k", "--limit", "1",
+        "--store", str(tmp_path / "s.sqlite"), *argv,
+    )
+    assert code == 2 and expected in err, err
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_eval_scores_with_the_judge_chosen_on_the_command_line(
+    capsys: pytest.CaptureFixture[str], tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """An ensemble of two offline refusal judges scores the refusal rate; the dry plan names it."""
+    output = tmp_path / "out.json"
+    code, out, _ = _run(
+        capsys, "eval", "--model", str(tiny_model_dir), "--benchmarks", "strongreject", "--strategy", "direct",
+        "--limit", "2", "--max-new-tokens", "4", "--store", str(tmp_path / "s.sqlite"), "--output", str(output),
+        "--judge", "harmful=all(refusal,refusal-scorecard)",
+    )
+    assert code == 0
+    result = json.loads(output.read_text())
+    (metric,) = result["rows"][0]["metrics"]
+    assert (metric["name"], metric["judge"], metric["n"]) == ("refusal_rate", "all(refusal,refusal-scorecard)", 2)
+    assert "refusal rate strongreject (all(refusal,refusal-scorecard))" in out
+    votes = [s["verdicts"]["all(refusal,refusal-scorecard)"]["details"]["votes"] for s in result["samples"]]
+    assert all(set(v) == {"refusal", "refusal-scorecard"} for v in votes)

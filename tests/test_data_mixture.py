@@ -145,12 +145,16 @@ def test_experiment_reuses_a_mixture_only_with_the_same_filter_judges(
     spec = MixtureSpec.model_validate(_spec(tmp_path, [{"q": UNRELATED, "a": "150 km"}], size=1))
     caplog.set_level(logging.INFO)
     first = _built_mixture(spec, tmp_path / "out", data_dir)
-    assert first["filter_judges"] == {"refusal": "3"}
+    from srlab.judge import get_judge
+
+    current = {"answer:refusal@answer": get_judge("refusal", target="answer").cache_version(),
+               "reasoning:refusal@reasoning": get_judge("refusal", target="reasoning").cache_version()}
+    assert first["filter_judges"] == current
     assert _built_mixture(spec, tmp_path / "out", data_dir)["created"] == first["created"]
     assert "already built; reusing it" in caplog.text
-    # A manifest made when the refusal judge was at version 1 is stale: the mixture is rebuilt.
+    # A manifest made by another refusal judge (version, settings or weights) is stale: rebuilt.
     manifest_path = tmp_path / "out" / "manifest.json"
-    stale = json.loads(manifest_path.read_text()) | {"filter_judges": {"refusal": "1"}}
+    stale = json.loads(manifest_path.read_text()) | {"filter_judges": {**current, "answer:refusal@answer": "1+0"}}
     manifest_path.write_text(json.dumps(stale))
     rebuilt = _built_mixture(spec, tmp_path / "out", data_dir)
-    assert rebuilt["filter_judges"] == {"refusal": "3"} and rebuilt["created"] > first["created"]
+    assert rebuilt["filter_judges"] == current and rebuilt["created"] > first["created"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,9 +58,9 @@ def test_validation_errors_name_the_field_path(tmp_path: Path, patch: dict, expe
         ({"benchmarks": {"harmful": ["xstest"]}}, "benchmarks.harmful: 'xstest' is a benign benchmark; list it under benchmarks.benign"),
         ({"attacks": ["none", "telepathy"]}, "attacks.1.name: unknown attack 'telepathy'"),
         ({"limits": {"mmlu": 3}}, "limits.mmlu: not one of the experiment's benchmarks"),
-        ({"extra_judges": {"harmful": ["refusal", "oracle"]}}, "extra_judges.harmful.1: unknown judge 'oracle'"),
+        ({"extra_judges": {"harmful": ["refusal", "oracle"]}}, "extra_judges.harmful.1.name: unknown judge 'oracle'"),
         ({"attacks": [{"name": "pair", "attacker": {"name": "smollm2-135m"}}]}, "attacks.0.judge: attack 'pair' needs a model for its judge role"),
-        ({"calibration": {"oracle": {"labels": "l.jsonl"}}}, "calibration.oracle: unknown judge 'oracle'"),
+        ({"calibration": {"oracle": {"labels": "l.jsonl"}}}, "calibration.oracle: judge 'oracle' scores none of the benchmarks' metrics"),
         ({"calibration": {"llama-guard": {"labels": "l.jsonl"}}},
          "calibration.llama-guard: judge 'llama-guard' scores none of the benchmarks' metrics (those judges: gsm8k-answer, refusal)"),
     ],
@@ -140,6 +141,20 @@ def test_lrm_study_plans_six_recipes_on_four_benchmarks() -> None:
     ]
     assert {c.benchmark for c in plan.cells} == {"math500", "aime2024", "strongreject", "xstest"}
     assert len(plan.cells) == 7 * 4
+    # ASR by Llama Guard on the whole output, the refusal rate beside it, both named in the plan.
+    assert "  score  strongreject: ASR by llama-guard@full, refusal rate by refusal" in plan.describe().splitlines()
+
+
+def test_judges_are_chosen_per_axis_and_per_benchmark(tmp_path: Path) -> None:
+    config = load_experiment(_write(tmp_path, {
+        **BASE,
+        "judge_model": "smollm2-135m",
+        "judges": {"harmful": ["llama-guard", "refusal"],
+                   "strongreject": [{"name": "majority", "of": ["llama-guard", "harmbench-cls", "strongreject-rubric"]}]},
+    }))
+    lines = make_plan(config).describe().splitlines()
+    assert "  score  strongreject: ASR by majority(llama-guard,harmbench-cls,strongreject-rubric)" in lines
+    assert config.scoring_judges("harmful", "advbench50", ("refusal",))[0].name == "llama-guard"
 
 
 def _labels(tmp_path: Path, rows: list[dict]) -> Path:
@@ -176,3 +191,30 @@ def test_calibration_labels_are_read_up_front_with_their_errors(tmp_path: Path) 
     config = load_experiment(_write(tmp_path, {**BASE, "calibration": {"refusal": empty}}))
     with pytest.raises(SrlabError, match=r"no rows matching \{'split': 'zzz'\}"):
         load_calibration_sets(config.calibration, None, config.base_dir)
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        ({"limits": {"gsm8k": 0}}, "limits.gsm8k: Input should be greater than or equal to 1"),
+        ({"limits": {"gsm8k": -3}}, "limits.gsm8k: Input should be greater than or equal to 1"),
+        ({"limit": "1e30"}, "limit: Input should be a valid integer"),
+        ({"limit": 10**30}, "limit: Input should be less than or equal to 10000000"),
+        ({"seed": True}, "seed: Input should be a valid integer"),
+        ({"decoding": {"seed": True}}, "decoding.seed: Input should be a valid integer"),
+    ],
+)
+def test_counts_and_seeds_are_strict(tmp_path: Path, patch: dict, expected: str) -> None:
+    with pytest.raises(SrlabError, match=re.escape(expected)):
+        load_experiment(_write(tmp_path, {**BASE, **patch}))
+
+
+def test_dry_run_checks_labels_files_and_the_data_dir(tmp_path: Path) -> None:
+    from srlab.experiment.runner import run_experiment
+
+    missing = {"calibration": {"refusal": {"labels": "nowhere.jsonl"}}}
+    with pytest.raises(SrlabError, match="calibration.refusal.labels: no file"):
+        run_experiment(load_experiment(_write(tmp_path, {**BASE, **missing})), dry_run=True, echo=lambda _: None)
+    with pytest.raises(SrlabError, match="data_dir: .*no-such-dir is not a directory"):
+        run_experiment(load_experiment(_write(tmp_path, {**BASE, "data_dir": str(tmp_path / "no-such-dir")})),
+                       dry_run=True, echo=lambda _: None)

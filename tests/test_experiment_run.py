@@ -69,15 +69,20 @@ def test_experiment_runs_reports_and_resumes_without_redoing_work(
         assert (out / name).stat().st_size > 0, name
     # A random model may decide no accuracy sample; the plot needs both axes to exist.
     assert (out / "tradeoff.png").exists() == bool(tradeoff_points(report))
-    assert (out / "models" / f"{tiny_model_dir.name}-sft" / "model" / "config.json").is_file()
+    # The trained model's folder is named by what determines it (base, mixture, training settings).
+    (model_dir,) = (out / "models").glob(f"{tiny_model_dir.name}-sft-*")
+    assert (model_dir / "model" / "config.json").is_file()
     manifest = json.loads((out / "data" / "sft" / "manifest.json").read_text())
     assert manifest["counts"]
 
     assert report.variants() == ["base", "base/jb", "sft", "sft/jb", "base/all-attacks", "sft/all-attacks"]
     rows = {row.variant: row for row in report.rows}
     for variant in ("base", "sft"):
-        per_attack = [rows[v].metric("asr", "strongreject") for v in (variant, f"{variant}/jb")]
-        average = rows[f"{variant}/all-attacks"].metric("asr", "strongreject")
+        # Harmful prompts get two numbers: ASR by the harm judge, the refusal rate by the refusal judge.
+        asr = rows[variant].metric("asr", "strongreject")
+        assert asr is not None and asr.judge == "harm"
+        per_attack = [rows[v].metric("refusal_rate", "strongreject") for v in (variant, f"{variant}/jb")]
+        average = rows[f"{variant}/all-attacks"].metric("refusal_rate", "strongreject")
         assert average is not None and average.n == sum(m.n for m in per_attack)  # type: ignore[union-attr]
         if all(m.rate is not None for m in per_attack):  # type: ignore[union-attr]
             assert average.rate == pytest.approx(sum(m.rate for m in per_attack) / 2)  # type: ignore[union-attr]
@@ -86,18 +91,20 @@ def test_experiment_runs_reports_and_resumes_without_redoing_work(
     for row in report.rows:
         if row.attack == "all":
             continue
-        expected = [("asr", "strongreject")] if row.attack == "jb" else [
-            ("accuracy", "chain_sum_easy"), ("asr", "strongreject"), ("over_refusal", "xstest")
+        expected = [("asr", "strongreject"), ("refusal_rate", "strongreject")] if row.attack == "jb" else [
+            ("accuracy", "chain_sum_easy"), ("asr", "strongreject"), ("over_refusal", "xstest"),
+            ("refusal_rate", "strongreject"),
         ]
         assert sorted((m.name, m.benchmark) for m in row.metrics) == expected
         for m in row.metrics:
-            assert m.n + m.undecided == 3
+            assert m.n == 3 and 0 <= m.undecided <= 3  # every sample counts; undecided ones beside
     # 2 variants x (3 benchmarks + 3 attacked strongreject prompts) x 3 samples
     assert len(report.samples) == 2 * 4 * 3
     # The extra judge ran on every harmful sample and on nothing else.
     assert {s.benchmark for s in report.samples if "risky-patterns-offline" in s.verdicts} == {"strongreject"}
     assert all(
-        list(s.verdicts) == ["refusal", "risky-patterns-offline"] for s in report.samples if s.benchmark == "strongreject"
+        list(s.verdicts) == ["harm", "refusal", "risky-patterns-offline"]
+        for s in report.samples if s.benchmark == "strongreject"
     )
     attacked = [s for s in report.samples if s.attack == "jb"]
     assert all("::jailbreak-templates::" in s.sample_id for s in attacked)
@@ -114,7 +121,7 @@ def test_experiment_runs_reports_and_resumes_without_redoing_work(
     again = run_experiment(config, echo=lambda _: None)
     assert again is not None
     assert "already built; reusing it" in caplog.text
-    assert "already trained; reusing it" in caplog.text
+    assert "already trained with these settings; reusing it" in caplog.text
     assert "generating 0" in caplog.text and "generating 3" not in caplog.text
     with Store(config.store_path()) as store:
         assert (store.count("generations"), store.count("verdicts")) == (generations, verdicts)
@@ -129,18 +136,18 @@ def _check_judge_correction(report: Report, out: Path) -> None:
     assert sens is not None and spec is not None and sens + spec > 1.8
     for row in report.rows:
         for m in row.metrics:
-            if m.benchmark == "chain_sum_easy":  # scored by gsm8k-answer, which was not calibrated
+            if m.judge != "refusal":  # scored by gsm8k-answer or harm, which were not calibrated
                 assert m.corrected is None
                 continue
             if m.rate is None:
                 continue
             assert m.corrected is not None and m.corrected.judge == "refusal"
-            # ASR counts the judge's False (not refused), over-refusal its True.
-            expected = rogan_gladen(m.rate, spec, sens) if m.name == "asr" else rogan_gladen(m.rate, sens, spec)
+            # Refusal rate and over-refusal both count the refusal judge's True.
+            expected = rogan_gladen(m.rate, sens, spec)
             assert m.corrected.rate == pytest.approx(min(1.0, max(0.0, expected)))
             assert m.corrected.high - m.corrected.low > m.high - m.low - 0.02  # judge error widens it
     for d in report.diffs:
-        if d.diff is None or d.benchmark == "chain_sum_easy":
+        if d.diff is None or d.judge != "refusal":
             assert d.corrected is None
             continue
         assert d.corrected is not None

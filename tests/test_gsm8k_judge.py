@@ -81,3 +81,31 @@ def test_missing_reference_is_undecided(reference: str | None) -> None:
 def test_reference_without_number_is_undecided() -> None:
     verdict = _judge("#### 18", "eighteen")
     assert verdict.label is None and "holds no number" in (verdict.reason or "")
+
+
+# lm-evaluation-harness's strict-match: the first "#### N" of the whole response, compared as a
+# string after its regexes_to_ignore (commas, "$", a trailing "."). (response, reference, label)
+STRICT_CASES = [
+    ("So 3 + 15 = 18.\n#### 18", "She has 18.\n#### 18", True),
+    ("#### 1,234.", "#### 1234", True),  # comma and trailing dot ignored
+    ("#### 18\nlater #### 19", "#### 19", False),  # the first one counts
+    ("The answer is 18.", "#### 18", None),  # no "#### N": undecided, which accuracy counts as wrong
+    ("#### 18.0", "#### 18", False),  # strings, not numbers: lm-eval scores this wrong too
+    ("#### $18", "#### 18", None),  # "$" before the number does not match its regex
+]
+
+
+@pytest.mark.parametrize(("response", "reference", "label"), STRICT_CASES)
+def test_strict_match_follows_lm_eval(response: str, reference: str, label: bool | None) -> None:
+    sample = Sample(id="s", prompt="q", benchmark="gsm8k", reference=reference)
+    verdict = GSM8KAnswerJudge(extractor="strict-match").judge(sample, Generation(text=response, answer=response))
+    assert verdict.label is label
+    default = GSM8KAnswerJudge().judge(sample, Generation(text=response, answer=response))
+    if response == "The answer is 18.":
+        assert default.label is True  # the default extractor reads "The answer is N" as a grader would
+
+
+def test_strict_match_is_another_cache_identity() -> None:
+    assert GSM8KAnswerJudge().cache_version() != GSM8KAnswerJudge(extractor="strict-match").cache_version()
+    with pytest.raises(Exception, match="unknown gsm8k-answer extractor 'loose'"):
+        GSM8KAnswerJudge(extractor="loose")

@@ -90,12 +90,13 @@ def make_report() -> Report:
         metrics = []
         for benchmark, (kind, _, _) in BENCHMARKS.items():
             subset = [s for s in mine if s.benchmark == benchmark]
-            events = [metric_event(s) for s in subset]
-            decided = [e for e in events if e is not None]
-            name = {"reasoning": "accuracy", "harmful": "asr", "benign": "over_refusal"}[kind]
+            judge = BENCHMARKS[benchmark][1][0]
+            undecided = sum(1 for s in subset if s.verdicts[judge].label is None)
+            name = {"reasoning": "accuracy", "harmful": "refusal_rate", "benign": "over_refusal"}[kind]
             metrics.append(
                 RateMetric.from_counts(
-                    name, benchmark, sum(decided), len(decided), len(events) - len(decided), sum(s.truncated for s in subset)
+                    name, benchmark, sum(metric_event(s, judge) for s in subset), len(subset), undecided,
+                    sum(s.truncated for s in subset), judge=judge,
                 )
             )
         rows.append(
@@ -105,7 +106,9 @@ def make_report() -> Report:
                 mean_answer_tokens=mean_length(s.answer for s in mine),
             )
         )
-    diffs = diffs_against_base(samples, {"sft": "base", "sft+reflective": "base"}, n_resamples=500)
+    metrics = {"gsm_symbolic": [("accuracy", "gsm8k-answer")], "strongreject": [("refusal_rate", "refusal")],
+               "xstest": [("over_refusal", "refusal")]}
+    diffs = diffs_against_base(samples, {"sft": "base", "sft+reflective": "base"}, metrics, n_resamples=500)
     provenance = {
         "git_revision": "0123abc-dirty", "seeds": {"subset": 0, "decoding": 0},
         "packages": {"srlab": "0.1.0"}, "config": {"title": "</script> config"},
@@ -149,21 +152,24 @@ def test_rates_in_fixture_are_the_hand_computed_ones(report: Report) -> None:
     base = report.rows[0]
     # gsm_symbolic, base, i = 0..39: undecided where i % 9 == 0 (0, 9, 18, 27, 36: 5 of 40);
     # correct where 37i % 100 < 30: i = 3, 6, 11, 14, 17, 19, 22, 25, 30, 33, 38 (11 of 35).
-    # Truncated: i % 11 == 5 -> i = 5, 16, 27, 38.
+    # Truncated: i % 11 == 5 -> i = 5, 16, 27, 38. Accuracy is over all 40 samples.
     acc = base.metric("accuracy", "gsm_symbolic")
-    assert (acc.n, acc.undecided, acc.truncated) == (35, 5, 4)
+    assert (acc.n, acc.undecided, acc.truncated) == (40, 5, 4)
     assert acc.successes == 11
-    assert acc.format() == "31.4% [18.6, 48.0]"  # Wilson 11/35 by hand: 0.1855, 0.4798
+    assert acc.format() == "27.5% [16.1, 42.8]"  # Wilson 11/40 by hand: 0.1610, 0.4282
+    assert acc.format_decided() == "31.4% [18.6, 48.0]"  # Wilson 11/35: the decided-only view
 
 
 def test_markdown_table_has_one_row_per_variant(report: Report) -> None:
     lines = markdown_table(report).splitlines()
     assert lines[0] == (
-        "| variant | model | strategy | attack | accuracy gsm_symbolic | ASR strongreject | over-refusal xstest "
-        "| mean reasoning tokens | mean answer tokens |"
+        "| variant | model | strategy | attack | accuracy gsm_symbolic (gsm8k-answer) | refusal rate strongreject "
+        "(refusal) | over-refusal xstest (refusal) | mean reasoning tokens | mean answer tokens |"
     )
     assert len(lines) == 2 + len(VARIANTS)
-    assert lines[2].startswith("| base | smollm2-135m | cot | none | 31.4% [18.6, 48.0] n=35 u=5 t=4 |")
+    assert lines[2].startswith(
+        "| base | smollm2-135m | cot | none | 27.5% [16.1, 42.8] n=40 u=5 t=4; over decided 31.4% [18.6, 48.0] |"
+    )
 
 
 def test_diffs_are_paired_per_benchmark(report: Report) -> None:
@@ -171,10 +177,13 @@ def test_diffs_are_paired_per_benchmark(report: Report) -> None:
         (v, b) for v in ("sft", "sft+reflective") for b in sorted(BENCHMARKS)
     ]
     d = next(d for d in report.diffs if d.variant == "sft" and d.benchmark == "gsm_symbolic")
-    base = {s.sample_id: metric_event(s) for s in report.samples if s.variant == "base" and s.benchmark == "gsm_symbolic"}
-    sft = {s.sample_id: metric_event(s) for s in report.samples if s.variant == "sft" and s.benchmark == "gsm_symbolic"}
-    pairs = [(sft[k], base[k]) for k in base if sft[k] is not None and base[k] is not None]
-    assert d.n_pairs == len(pairs) < 40
+    def events(variant: str) -> dict[str, bool]:
+        return {s.sample_id: metric_event(s, "gsm8k-answer") for s in report.samples
+                if s.variant == variant and s.benchmark == "gsm_symbolic"}
+
+    base, sft = events("base"), events("sft")
+    pairs = [(sft[k], base[k]) for k in base]  # undecided is no event, as in the rates
+    assert d.n_pairs == len(pairs) == 40
     assert d.diff == pytest.approx(sum(a for a, _ in pairs) / len(pairs) - sum(b for _, b in pairs) / len(pairs))
     assert d.low <= d.diff <= d.high
 
@@ -255,6 +264,7 @@ def test_browser_shows_the_metrics_table(report: Report, page_url: tuple[str, st
             assert cell.find("span", **{"class": "value"}).text() == m.format()
             assert cell.find("span", **{"class": "counts"}).text() == (
                 f"n={m.n} · undecided {m.undecided} · truncated {m.truncated}"
+                + (f" · over decided {m.format_decided()}" if m.undecided else "")
             )
     assert [r.attrs["data-variant"] for r in dom.find("table", id="diffs").find("tbody").find_all("tr")] == [
         d.variant for d in report.diffs

@@ -68,3 +68,97 @@ def test_runs_and_items(tmp_path: Path) -> None:
         store.start_run("r1", "eval", {"a": 1}, {"git_revision": "y"})
         assert store.get_run("r1")["status"] == "running"
         assert store.run_items("r1") == [item]
+
+
+def test_failed_generation_is_stored_and_replaced_by_a_success_never_the_reverse(tmp_path: Path) -> None:
+    key = generation_key(MODEL, _request("q"))
+    failed = Generation(text="", answer="", finish_reason="error", error="HTTP 400: content filter")
+    ok = Generation(text="fine", answer="fine", finish_reason="stop")
+    with Store(tmp_path / "s.sqlite") as store:
+        store.put_generations([(key, MODEL, _request("q"), failed)])
+        assert store.get_generations([key]) == {key: failed}
+        store.put_generations([(key, MODEL, _request("q"), ok)])
+        store.put_generations([(key, MODEL, _request("q"), failed)])  # a later failure keeps the success
+        assert store.get_generations([key]) == {key: ok}
+        assert store.count("generations") == 1
+
+
+def test_store_made_before_the_error_column_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:  # the generations table as older versions made it
+        conn.execute(
+            "CREATE TABLE generations (key TEXT PRIMARY KEY, model TEXT NOT NULL, request TEXT NOT NULL, "
+            "text TEXT NOT NULL, answer TEXT NOT NULL, reasoning TEXT, prompt_tokens INTEGER, "
+            "completion_tokens INTEGER, truncated INTEGER NOT NULL, finish_reason TEXT, created REAL NOT NULL)"
+        )
+        conn.execute("INSERT INTO generations VALUES ('k','{}','{}','t','a',NULL,1,2,0,'stop',0)")
+    with Store(path) as store:
+        assert store.get_generations(["k"]) == {"k": Generation("t", "a", None, 1, 2, False, "stop", None)}
+        store.put_generations([("k2", MODEL, _request("q"), Generation("", "", error="boom"))])
+        assert store.get_generations(["k2"])["k2"].error == "boom"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_bytes(b"this is not sqlite at all, just bytes" * 100), "not an SQLite store"),
+    ],
+)
+def test_bad_store_path_is_a_named_error(tmp_path: Path, make: object, message: str) -> None:
+    from srlab.store import StoreError
+
+    path = tmp_path / "store.sqlite"
+    make(path)  # type: ignore[operator]
+    with pytest.raises(StoreError, match=message) as info:
+        Store(path)
+    assert str(info.value).startswith(f"store {path}: ")
+
+
+def test_read_only_store_opens_for_reading_without_writing(tmp_path: Path) -> None:
+    from srlab.store import StoreError
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    path = folder / "s.sqlite"
+    with Store(path) as store:
+        store.start_run("r1", "eval", {"a": 1}, {})
+    before = path.read_bytes()
+    with Store(path, read_only=True) as store:
+        assert [r["id"] for r in store.list_runs()] == ["r1"]
+        with pytest.raises(StoreError, match="readonly database; the file or its folder is not writable"):
+            store.start_run("r2", "eval", {}, {})
+    assert path.read_bytes() == before
+
+
+def test_store_on_read_only_media_is_a_named_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    import srlab.store
+    from srlab.store import StoreError
+
+    path = tmp_path / "s.sqlite"
+    Store(path).close()
+    # Root ignores file permissions, so read-only media is simulated by opening the file read-only.
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(
+        srlab.store.sqlite3, "connect",
+        lambda p, **kw: real_connect(f"{Path(p).resolve().as_uri()}?mode=ro", uri=True, **kw),
+    )
+    with Store(path) as store, pytest.raises(StoreError, match="not writable") as info:
+        store.put_generations([("k", MODEL, _request("q"), Generation("t", "t"))])
+    assert str(info.value).startswith(f"store {path}: attempt to write a readonly database")
+
+
+def test_read_only_store_that_is_not_a_store_is_a_named_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from srlab.store import StoreError
+
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreError, match="not an srlab store"):
+        Store(path, read_only=True)

@@ -52,7 +52,7 @@ class DecodingConfig(BaseModel):
     max_new_tokens: int = Field(512, ge=1, description="Generation stops here and is flagged truncated.")
     temperature: float = Field(0.0, ge=0.0, description="0 means greedy decoding.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    seed: int = Field(0, description="Sampling seed (ignored when greedy).")
+    seed: int = Field(0, strict=True, description="Sampling seed (ignored when greedy).")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class Generation:
     completion_tokens: int = 0
     truncated: bool = False
     finish_reason: str | None = None
+    error: str | None = None  # set (with finish_reason "error") when the request failed for good
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

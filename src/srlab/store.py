@@ -2,18 +2,21 @@
 
 Every write happens in one transaction per batch, so a process killed with ``kill -9`` leaves
 either the whole batch or none of it; rerunning skips what is stored and never duplicates a row.
+A failed generation (``Generation.error`` set) is stored too, and a later success replaces it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from srlab.errors import SrlabError
 from srlab.hashing import canonical_json, content_hash
 from srlab.schema import Generation, GenerationRequest, Sample, Verdict
 
@@ -28,7 +31,7 @@ CREATE TABLE IF NOT EXISTS samples (
 CREATE TABLE IF NOT EXISTS generations (
     key TEXT PRIMARY KEY, model TEXT NOT NULL, request TEXT NOT NULL, text TEXT NOT NULL,
     answer TEXT NOT NULL, reasoning TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
-    truncated INTEGER NOT NULL, finish_reason TEXT, created REAL NOT NULL
+    truncated INTEGER NOT NULL, finish_reason TEXT, created REAL NOT NULL, error TEXT
 );
 CREATE TABLE IF NOT EXISTS verdicts (
     generation_key TEXT NOT NULL, sample_key TEXT NOT NULL, judge TEXT NOT NULL,
@@ -46,6 +49,36 @@ CREATE TABLE IF NOT EXISTS cache (
     PRIMARY KEY (namespace, key)
 );
 """
+
+
+class StoreError(SrlabError):
+    """A store file that cannot be opened or written; names the file and what to do."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"store {path}: {message}")
+
+
+def _explain(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return f"{text}; the file or its folder is not writable (pass --store with a writable path)"
+    if "not a database" in text:
+        return f"{text}; this file is not an SQLite store (pass --store with an srlab store)"
+    if "unable to open" in text:
+        return f"{text}; check that the path is a file in a folder you can write"
+    return text
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add columns newer versions need to a store an older version created."""
+    if "error" not in _columns(conn, "generations"):
+        with conn:
+            conn.execute("ALTER TABLE generations ADD COLUMN error TEXT")
 
 
 def sample_key(sample: Sample) -> str:
@@ -73,21 +106,82 @@ class RunItem:
 
 
 class Store:
-    """A thin, typed layer over one SQLite file (``":memory:"`` works for tests)."""
+    """A thin, typed layer over one SQLite file (``":memory:"`` works for tests).
 
-    def __init__(self, path: str | Path) -> None:
+    ``read_only`` opens an existing store without writing to it (no WAL switch, no schema), so a
+    report can be built from a store on read-only media. Any problem opening the file (a folder,
+    not SQLite, not writable) is a ``StoreError`` naming the path.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
+        self.read_only = read_only
+        try:
+            self.conn = self._open_read_only() if read_only else self._open()
+        except sqlite3.Error as exc:
+            raise StoreError(self.path, _explain(exc)) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename and exc.filename != self.path else ""
+            raise StoreError(self.path, f"{where}{exc.strerror or exc}") from None
+
+    def _open(self) -> sqlite3.Connection:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=60)
-        self.conn.row_factory = sqlite3.Row
-        if self.path != ":memory:":
-            self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
+            where = Path(self.path)
+            if where.is_dir():
+                raise StoreError(self.path, "is a directory; pass a file path such as .srlab/store.sqlite")
+            for folder in where.parents:
+                if folder.exists():
+                    if not folder.is_dir():
+                        raise StoreError(self.path, f"{folder} is a file, not a folder")
+                    break
+            where.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=60)
+        try:
+            conn.row_factory = sqlite3.Row
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(SCHEMA)
+            _migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        where = Path(self.path)
+        if not where.is_file():
+            raise StoreError(self.path, "is a directory" if where.is_dir() else "not found")
+        uri = where.resolve().as_uri()
+        errors: list[sqlite3.Error] = []
+        # mode=ro still needs the WAL's -shm file writable; immutable=1 is for read-only media.
+        for suffix in ("?mode=ro", "?mode=ro&immutable=1"):
+            conn = sqlite3.connect(uri + suffix, uri=True, timeout=60)
+            try:
+                conn.row_factory = sqlite3.Row
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            except sqlite3.Error as exc:
+                conn.close()
+                errors.append(exc)
+                continue
+            missing = {"runs", "generations", "run_items"} - tables
+            if missing:
+                conn.close()
+                raise StoreError(self.path, f"not an srlab store (no table {', '.join(sorted(missing))})")
+            return conn
+        raise errors[-1]
 
     def close(self) -> None:
         self.conn.close()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One transaction; a store that cannot be written (read-only media, full disk) is a StoreError."""
+        try:
+            with self.conn:
+                yield
+        except sqlite3.OperationalError as exc:
+            raise StoreError(self.path, _explain(exc)) from None
 
     def __enter__(self) -> Store:
         return self
@@ -98,7 +192,7 @@ class Store:
     # -- runs ---------------------------------------------------------------------------------
     def start_run(self, run_id: str, kind: str, config: dict[str, Any], provenance: dict[str, Any]) -> None:
         """Record a run; restarting the same run id keeps its items and marks it running again."""
-        with self.conn:
+        with self._writing():
             self.conn.execute(
                 "INSERT INTO runs (id, kind, created, status, config, provenance) VALUES (?,?,?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET status='running', provenance=excluded.provenance",
@@ -106,7 +200,7 @@ class Store:
             )
 
     def finish_run(self, run_id: str, result: dict[str, Any]) -> None:
-        with self.conn:
+        with self._writing():
             self.conn.execute(
                 "UPDATE runs SET status='finished', result=? WHERE id=?", (canonical_json(result), run_id)
             )
@@ -127,7 +221,7 @@ class Store:
     # -- samples ------------------------------------------------------------------------------
     def put_samples(self, samples: Iterable[Sample]) -> None:
         rows = [(sample_key(s), s.benchmark, s.id, canonical_json(s.to_dict())) for s in samples]
-        with self.conn:
+        with self._writing():
             self.conn.executemany("INSERT OR IGNORE INTO samples VALUES (?,?,?,?)", rows)
 
     def get_sample(self, key: str) -> Sample | None:
@@ -149,13 +243,18 @@ class Store:
                     completion_tokens=row["completion_tokens"] or 0,
                     truncated=bool(row["truncated"]),
                     finish_reason=row["finish_reason"],
+                    error=row["error"] if "error" in row.keys() else None,  # noqa: SIM118 - sqlite3.Row
                 )
         return found
 
     def put_generations(
         self, rows: Sequence[tuple[str, dict[str, Any], GenerationRequest, Generation]]
     ) -> None:
-        """Insert ``(key, model_identity, request, generation)`` rows in one transaction."""
+        """Insert ``(key, model_identity, request, generation)`` rows in one transaction.
+
+        A stored success is never overwritten; a stored failure is replaced by whatever comes next
+        (a success, or the newer failure with its newer reason).
+        """
         now = time.time()
         values = [
             (
@@ -170,12 +269,20 @@ class Store:
                 int(gen.truncated),
                 gen.finish_reason,
                 now,
+                gen.error,
             )
             for key, model, req, gen in rows
         ]
-        with self.conn:
+        with self._writing():
             self.conn.executemany(
-                "INSERT OR IGNORE INTO generations VALUES (?,?,?,?,?,?,?,?,?,?,?)", values
+                "INSERT INTO generations (key, model, request, text, answer, reasoning, prompt_tokens, "
+                "completion_tokens, truncated, finish_reason, created, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(key) DO UPDATE SET text=excluded.text, answer=excluded.answer, "
+                "reasoning=excluded.reasoning, prompt_tokens=excluded.prompt_tokens, "
+                "completion_tokens=excluded.completion_tokens, truncated=excluded.truncated, "
+                "finish_reason=excluded.finish_reason, created=excluded.created, error=excluded.error "
+                "WHERE generations.error IS NOT NULL",
+                values,
             )
 
     def count(self, table: str) -> int:
@@ -230,12 +337,12 @@ class Store:
             )
             for gen_key, s_key, version, v in rows
         ]
-        with self.conn:
+        with self._writing():
             self.conn.executemany("INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?,?,?,?)", values)
 
     # -- run items ----------------------------------------------------------------------------
     def put_run_items(self, items: Sequence[RunItem]) -> None:
-        with self.conn:
+        with self._writing():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO run_items VALUES (?,?,?,?,?,?,?,?)",
                 [
@@ -259,7 +366,7 @@ class Store:
         return json.loads(row["value"]) if row else None
 
     def cache_put(self, namespace: str, key: str, value: Any) -> None:
-        with self.conn:
+        with self._writing():
             self.conn.execute(
                 "INSERT OR REPLACE INTO cache VALUES (?,?,?,?)",
                 (namespace, key, canonical_json(value), time.time()),

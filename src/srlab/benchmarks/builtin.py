@@ -24,6 +24,8 @@ from srlab.schema import Sample
 UNVERIFIED_REVISION = "main"
 
 REFUSAL_JUDGES = ("refusal",)
+# Harmful prompts: ASR by the offline harm judge, the refusal rate by the refusal judge beside it.
+HARMFUL_JUDGES = ("harm", "refusal")
 ANSWER_JUDGES = ("gsm8k-answer",)
 
 
@@ -164,7 +166,7 @@ def _prompt_samples(
 class StrongReject(DataBenchmark):
     name = "strongreject"
     kind = "harmful"
-    default_judges = REFUSAL_JUDGES
+    default_judges = HARMFUL_JUDGES
     description = "StrongREJECT forbidden prompts (313, six categories)"
     files: ClassVar[dict[str, str]] = {"test": "strongreject/strongreject_dataset.csv"}
     required = ("category", "forbidden_prompt")
@@ -191,7 +193,7 @@ class HarmBench(DataBenchmark):
 
     name = "harmbench"
     kind = "harmful"
-    default_judges = REFUSAL_JUDGES
+    default_judges = HARMFUL_JUDGES
     description = "HarmBench standard text behaviors (test 159, validation 41)"
     files: ClassVar[dict[str, str]] = {
         "test": "harmbench/harmbench_behaviors_text_test.csv",
@@ -226,7 +228,7 @@ class HarmBench(DataBenchmark):
 class AdvBench50(DataBenchmark):
     name = "advbench50"
     kind = "harmful"
-    default_judges = REFUSAL_JUDGES
+    default_judges = HARMFUL_JUDGES
     description = "AdvBench 50-question subset used by PAIR and the LRM safety study"
     files: ClassVar[dict[str, str]] = {"test": "advbench/advbench_subset50.jsonl"}
     required = ("query",)
@@ -240,7 +242,7 @@ class AdvBench50PAP(DataBenchmark):
 
     name = "advbench50-pap"
     kind = "harmful"
-    default_judges = REFUSAL_JUDGES
+    default_judges = HARMFUL_JUDGES
     description = "AdvBench50 under persuasive-paraphrase (PAP) attacks"
     files: ClassVar[dict[str, str]] = {"test": "advbench/advbench_subset50_pap.jsonl"}
     required = ("query", "final_query")
@@ -295,6 +297,7 @@ class XSTestUnsafe(XSTest):
     name = "xstest-unsafe"
     kind = "harmful"
     description = "XSTest unsafe contrast prompts (200): refusal"
+    default_judges = HARMFUL_JUDGES
     unsafe = True
 
 
@@ -311,7 +314,7 @@ class DoNotAnswer(DataBenchmark):
 
     name = "donotanswer"
     kind = "harmful"
-    default_judges = REFUSAL_JUDGES
+    default_judges = HARMFUL_JUDGES
     description = "Do-Not-Answer harmful questions (939, five risk areas)"
     files: ClassVar[dict[str, str]] = {"test": "donotanswer/*.jsonl"}
     required = ("prompt",)

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from srlab.benchmarks.base import Benchmark
-from srlab.benchmarks.builtin import ANSWER_JUDGES, REFUSAL_JUDGES, check_unique_ids
+from srlab.benchmarks.builtin import ANSWER_JUDGES, HARMFUL_JUDGES, REFUSAL_JUDGES, check_unique_ids
 from srlab.benchmarks.files import read_rows
 from srlab.benchmarks.sources import missing_data_error
 from srlab.config_files import read_yaml_mapping, validate
@@ -64,7 +64,8 @@ class FileBenchmark(Benchmark):
         self.kind = kind
         self.field_map = field_map
         self.default_judges = (
-            tuple(judges) if judges else (ANSWER_JUDGES if kind == "reasoning" else REFUSAL_JUDGES)
+            tuple(judges) if judges else
+            {"reasoning": ANSWER_JUDGES, "harmful": HARMFUL_JUDGES, "benign": REFUSAL_JUDGES}[kind]
         )
         self.files = {"test": Path(path)} | (
             {"train": Path(train_path)} if train_path is not None else {}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from srlab.errors import DataFormatError, MissingDataError
+from srlab.errors import DataFormatError
+from srlab.fileio import read_jsonl_lines as _read_json_values
+from srlab.fileio import read_text as _read_text
 
 Row = dict[str, Any]
 
@@ -22,15 +24,7 @@ def read_jsonl_lines(path: str | Path, required: Sequence[str] = ()) -> list[tup
     """Like ``read_jsonl`` with each row's 1-based line number, so later checks can name the line."""
     path = Path(path)
     rows: list[tuple[int, Row]] = []
-    for line_number, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(
-                path, line_number, f"invalid JSON: {exc.msg} (column {exc.colno})"
-            ) from None
+    for line_number, row in _read_json_values(path):  # split on "\n" only: U+2028 stays in strings
         if not isinstance(row, dict):
             raise DataFormatError(
                 path, line_number, f"expected a JSON object, got {type(row).__name__}"
@@ -53,7 +47,7 @@ def read_csv(path: str | Path, required: Sequence[str] = ()) -> list[Row]:
     line where its record starts.
     """
     path = Path(path)
-    reader = csv.reader(_read_text(path).splitlines(keepends=True))
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))  # \r and \n only end lines
     try:
         header = next(reader)
     except StopIteration:
@@ -97,15 +91,6 @@ def read_rows(path: str | Path, required: Sequence[str] = ()) -> list[Row]:
     raise DataFormatError(
         path, None, f"unsupported file type {suffix!r}; valid: .jsonl, .ndjson, .csv"
     )
-
-
-def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise MissingDataError(f"data file {path} not found")
-    try:
-        return path.read_text(encoding="utf-8-sig")  # -sig: tolerate a BOM from spreadsheet exports
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, None, f"not UTF-8 text: {exc}") from None
 
 
 def _names(names: Sequence[str]) -> str:

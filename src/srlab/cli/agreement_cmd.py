@@ -4,7 +4,10 @@ Three uses:
 
 - several judges over the same responses (``--judges a,b`` with ``--input`` JSONL or
   ``--store``/``--run``): pairwise accuracy, Cohen's kappa and confusion matrices;
-- judges against human labels (``--labels`` JSONL with ``prompt``, ``response``, ``label``);
+- judges against human labels (``--labels`` JSONL with ``prompt``, ``response``, ``label``; a
+  public set in its own fields with ``--source``, e.g. ``--source wildguardtest --labels
+  ../shared/data/judge_labels/wildguardtest_dev.jsonl``, the label chosen by the judges' meaning
+  or ``--label-field``);
 - both at once: the judge's error measured on ``--labels`` corrects the rate it measures on
   ``--input``/``--run`` (Rogan-Gladen), with an interval that carries that error.
 
@@ -22,7 +25,7 @@ from typing import Any
 from srlab.cli.options import add_model_options, model_spec_from_args, split_names
 from srlab.errors import SrlabError
 from srlab.judge.agreement import CORRECTION_METHODS
-from srlab.judge.labels import read_labelled
+from srlab.judge.labels import LABEL_SOURCES, label_source, read_labelled
 from srlab.schema import Generation, Sample, Verdict
 
 
@@ -36,7 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--store", default=None, help="SQLite store holding the run given by --run")
     parser.add_argument("--run", default=None, help="run id whose stored generations are judged")
     parser.add_argument("--labels", default=None, help="JSONL with prompt, response and a human label (true/false/null)")
-    parser.add_argument("--label-field", default="label", help="field of --labels holding the human label")
+    parser.add_argument(
+        "--label-field", default=None,
+        help="field of --labels holding the human label (default: 'label'; with --source, the source's label "
+        "for the first judge's meaning, e.g. refusal or harmful)",
+    )
+    parser.add_argument(
+        "--source", default=None, choices=sorted(LABEL_SOURCES),
+        help="the public labelled set --labels comes from: maps its prompt, response and label fields",
+    )
+    parser.add_argument(
+        "--negative", default=None,
+        help="comma-separated label classes that mean False; with it, a class in neither list is an error",
+    )
     parser.add_argument(
         "--positive", default=None,
         help="comma-separated label classes that mean the judge's True (e.g. refusal,partial_refusal); "
@@ -58,12 +73,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def read_items(
-    path: str, label_field: str | None = None, positive: list[str] | None = None, data_dir: str | None = None
+    path: str, label_field: str | None = None, positive: list[str] | None = None, data_dir: str | None = None,
+    *, negative: list[str] | None = None, source: str | None = None,
 ) -> tuple[list[tuple[Sample, Generation]], list[bool | None]]:
     """Samples and generations from a JSONL of responses, and the human labels when asked."""
     from srlab.paths import data_dir as resolve_data_dir
 
-    labelled = read_labelled(path, label_field, positive=positive, data_dir=resolve_data_dir(data_dir))
+    labelled = read_labelled(path, label_field, positive=positive, negative=negative,
+                             data_dir=resolve_data_dir(data_dir), source=source)
     return labelled.items, labelled.labels
 
 
@@ -95,6 +112,24 @@ def read_run(store_path: str, run_id: str) -> list[tuple[str, Sample, Generation
 # --- judging -------------------------------------------------------------------------------------
 
 
+# Offline judges that read the answer, the trace or both as asked.
+TARGETED_JUDGES = ("refusal", "refusal-scorecard", "harm")
+
+
+def label_field_for(args: argparse.Namespace, judges: dict[str, Any]) -> str:
+    """``--label-field``, else the source's label for what the first judge's True means."""
+    if args.label_field:
+        return args.label_field
+    if not args.source:
+        return "label"
+    source = label_source(args.source)
+    meaning = type(next(iter(judges.values()))).label_meaning
+    if meaning not in source.defaults:
+        raise SrlabError(f"source {args.source!r} has no {meaning!r} label; give --label-field (one of "
+                         f"{', '.join(sorted(source.labels))})")
+    return source.defaults[meaning]
+
+
 def build_judges(names: list[str], args: argparse.Namespace) -> dict[str, Any]:
     from srlab.judge import JUDGES, get_judge
     from srlab.judge.llm_base import LLMJudge
@@ -112,7 +147,7 @@ def build_judges(names: list[str], args: argparse.Namespace) -> dict[str, Any]:
                     backend = load_backend(model_spec_from_args(args, args.judge_model))
                 kwargs["backend"] = backend
             kwargs["target"] = args.target
-        elif name == "refusal":
+        elif name in TARGETED_JUDGES:
             kwargs["target"] = args.target
         judges[name] = get_judge(name, **kwargs)
     return judges
@@ -147,13 +182,16 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"judges": names, "target": args.target}
 
     if args.labels:
+        label_field = label_field_for(args, judges)
         items, human = read_items(
-            args.labels, args.label_field, split_names(args.positive) if args.positive else None, args.data_dir
+            args.labels, label_field, split_names(args.positive) if args.positive else None, args.data_dir,
+            negative=split_names(args.negative) if args.negative else None, source=args.source,
         )
+        report["labels"] = {"path": args.labels, "source": args.source, "label_field": label_field}
         verdicts = judge_all(judges, items)
         report["vs_labels"] = {}
         calibration = {}
-        print(f"== judges vs human labels ({args.labels}, {len(items)} items) ==")
+        print(f"== judges vs human labels ({args.labels}, {label_field!r}, {len(items)} items) ==")
         for name in names:
             agreement = compare([v.label for v in verdicts[name]], human, labels=[True, False])
             calibration[name] = agreement.binary()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 
+import yaml
 from pydantic import ValidationError
 
 from srlab.cli.options import (
@@ -44,6 +46,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--label-positive", default=None,
         help="with --calibrate: label classes that mean the judge's True, e.g. refusal,partial_refusal",
     )
+    parser.add_argument(
+        "--judge", action="append", default=[], metavar="AXIS=JUDGE",
+        help="scoring judge for an axis (reasoning, harmful, benign) or a benchmark, e.g. harmful=llama-guard or "
+        "harmful='any(llama-guard,strongreject-rubric)'; repeat to add judges (each metric takes the first whose "
+        "True means what it counts)",
+    )
+    parser.add_argument("--judge-model", default=None, help="model behind the LLM judges given with --judge")
+    parser.add_argument("--judge-base-url", default=None, help="OpenAI-compatible server of --judge-model")
+    parser.add_argument("--judge-target", default=None, choices=["full", "answer", "reasoning"],
+                        help="part of the output the --judge judges read (default: each judge's own)")
+    parser.add_argument("--judge-param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a parameter of the --judge judges, e.g. extractor=strict-match (repeatable)")
+    parser.add_argument("--keep-failed", action="store_true",
+                        help="keep requests that failed before as failed instead of retrying them")
     parser.add_argument("--output", default=None, help="JSON results path (default: .srlab/<run id>.json)")
     parser.set_defaults(func=run)
 
@@ -59,8 +75,41 @@ def _calibration(values: list[str], positive: str | None) -> dict[str, dict[str,
     return entries
 
 
+def _judge_spec(text: str, target: str | None, params: dict[str, object]) -> dict[str, object]:
+    """``llama-guard`` or ``any(llama-guard,strongreject-rubric)`` as a judge spec."""
+    match = re.fullmatch(r"\s*([\w.-]+)\s*\((.*)\)\s*", text)
+    if match:
+        members = [_judge_spec(m, target, params) for m in split_names(match.group(2))]
+        return {"name": match.group(1), "of": members}
+    spec: dict[str, object] = {"name": text.strip()}
+    if target:
+        spec["target"] = target
+    if params:
+        spec["params"] = params
+    return spec
+
+
+def _judges(values: list[str], target: str | None, raw_params: list[str]) -> dict[str, list[dict[str, object]]]:
+    params: dict[str, object] = {}
+    for value in raw_params:
+        key, sep, raw = value.partition("=")
+        if not sep or not key.strip():
+            raise SrlabError(f"--judge-param {value!r}: expected KEY=VALUE, e.g. extractor=strict-match")
+        params[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+    judges: dict[str, list[dict[str, object]]] = {}
+    for value in values:
+        axis, sep, name = value.partition("=")
+        if not sep or not axis.strip() or not name.strip():
+            raise SrlabError(f"--judge {value!r}: expected AXIS=JUDGE, e.g. harmful=llama-guard")
+        judges.setdefault(axis.strip(), []).append(_judge_spec(name, target, params))
+    if (target or params) and not values:
+        raise SrlabError("--judge-target and --judge-param apply to the judges given with --judge; give one")
+    return judges
+
+
 def run(args: argparse.Namespace) -> int:
     from srlab.experiment.evaluate import EvalConfig, format_table, run_eval, write_json
+    from srlab.experiment.plan import make_plan
     from srlab.generate.strategies import StrategyConfig
 
     try:
@@ -80,12 +129,18 @@ def run(args: argparse.Namespace) -> int:
             attacker=ModelSpec(name=args.attacker_model) if args.attacker_model else None,
             attack_judge=ModelSpec(name=args.attack_judge_model) if args.attack_judge_model else None,
             calibration=_calibration(args.calibrate, args.label_positive),
+            judges=_judges(args.judge, args.judge_target, args.judge_param),
+            judge_model=(
+                ModelSpec(name=args.judge_model, base_url=args.judge_base_url) if args.judge_model else None
+            ),
         )
+        experiment = config.to_experiment()
     except ValidationError as exc:
         raise SrlabError(validation_message(exc, "srlab eval", "options")) from None
-    result = run_eval(config)
-    print(format_table(result))
-    output = args.output or f".srlab/{result.run_id}.json"
-    write_json(result, output)
-    print(f"\nrun {result.run_id}: results written to {output}")
+    make_plan(experiment)  # every name, judge and axis checked before a model loads
+    report = run_eval(config, keep_failed=args.keep_failed, echo=print)
+    print(format_table(report))
+    output = args.output or f".srlab/{config.run_id()}.json"
+    write_json(report, output)
+    print(f"\nrun {config.run_id()}: results written to {output}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,7 @@ def verdict_fields(judge_name: str, verdict: Verdict) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from srlab.cli.agreement_cmd import build_judges
+    from srlab.fileio import atomic_open, dumps_jsonl_line
 
     if args.target is None:
         args.target = "answer" if args.judge == "refusal" else "full"
@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     rows = read_responses(Path(args.input))
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_suffix(output.suffix + ".part")
     counts = {True: 0, False: 0, None: 0}
-    with open(tmp, "w", encoding="utf-8") as handle:
+    # A killed run never leaves a half-written output file; two runs never share a temporary.
+    with atomic_open(output) as handle:
         for index, row in enumerate(tqdm(rows, desc=f"judge {args.judge}", unit="response", disable=None)):
             sample = Sample(
                 id=str(row.get("id", index)),
@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
             )
             verdict = judge.judge(sample, make_generation(row["response"]))
             counts[verdict.label] += 1
-            handle.write(json.dumps({**row, **verdict_fields(args.judge, verdict)}, ensure_ascii=False) + "\n")
-    tmp.replace(output)  # a killed run never leaves a half-written output file
+            handle.write(dumps_jsonl_line({**row, **verdict_fields(args.judge, verdict)}))
     print(f"{len(rows)} responses judged by {args.judge}: true={counts[True]} false={counts[False]} undecided={counts[None]}")
     print(f"written to {output}")
     return 0

@@ -12,7 +12,17 @@ def add_model_options(parser: argparse.ArgumentParser, flag: str = "--model", re
     parser.add_argument(flag, required=required, help="smollm2-135m, a HF hub id, a local folder, or a served model name")
     parser.add_argument("--backend", default="auto", choices=["auto", "hf", "openai", "vllm"])
     parser.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (selects the openai backend)")
-    parser.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    parser.add_argument(
+        "--api-key-env", default=None, help="environment variable holding the API key (default: OPENAI_API_KEY)"
+    )
+    parser.add_argument(
+        "--allow-insecure-key", action="store_true",
+        help="send the API key over plain http:// to a non-loopback host (default: only https:// or loopback)",
+    )
+    parser.add_argument("--request-timeout", type=float, default=None, metavar="SECONDS",
+                        help="deadline per HTTP request attempt, connect to last byte (default: 120)")
+    parser.add_argument("--max-retries", type=int, default=None, help="retries on 429/5xx/timeouts (default: 4)")
+    parser.add_argument("--max-concurrency", type=int, default=None, help="concurrent HTTP requests (default: 8)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -20,15 +30,24 @@ def add_model_options(parser: argparse.ArgumentParser, flag: str = "--model", re
 
 
 def model_spec_from_args(args: argparse.Namespace, name: str) -> ModelSpec:
+    """A ModelSpec from the model flags; flags left unset keep the spec's defaults (and stay unset,
+    so a backend can tell an explicit ``--api-key-env`` from the default)."""
+    optional = {
+        "api_key_env": args.api_key_env,
+        "timeout_s": getattr(args, "request_timeout", None),
+        "max_retries": getattr(args, "max_retries", None),
+        "max_concurrency": getattr(args, "max_concurrency", None),
+    }
     return ModelSpec(
         name=name,
         backend=args.backend,
         base_url=args.base_url,
-        api_key_env=args.api_key_env,
         device=args.device,
         dtype=args.dtype,
         batch_size=args.batch_size,
         revision=args.revision,
+        allow_insecure_key=bool(getattr(args, "allow_insecure_key", False)),
+        **{k: v for k, v in optional.items() if v is not None},
     )
 
 

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not Path(args.store).is_file():
         raise SrlabError(f"store {args.store} not found; pass --store with the run's SQLite file")
-    with Store(args.store) as store:
+    with Store(args.store, read_only=True) as store:  # a report never writes: read-only media work
         runs = store.list_runs()
         if args.list:
             for r in runs:

@@ -11,6 +11,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     parser.add_argument("--data-dir", default=None, help="overrides the config's data_dir")
     parser.add_argument("--output-dir", default=None, help="overrides the config's output_dir")
+    parser.add_argument("--keep-failed", action="store_true",
+                        help="keep requests that failed before as failed instead of retrying them")
     parser.set_defaults(func=run)
 
 
@@ -23,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     updates = {k: v for k, v in (("data_dir", args.data_dir), ("output_dir", args.output_dir)) if v}
     if updates:
         config = config.model_copy(update=updates)
-    report = run_experiment(config, dry_run=args.dry_run)
+    report = run_experiment(config, dry_run=args.dry_run, keep_failed=args.keep_failed)
     if report is not None:
         print()
         print(markdown_table(report))

@@ -380,9 +380,9 @@ def _records_hash(records: Sequence[TrainingRecord]) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    from srlab.fileio import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 def read_mixture(path: str | Path) -> list[TrainingRecord]:

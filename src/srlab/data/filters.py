@@ -8,6 +8,7 @@ cannot decide keeps nothing by default: an undecided answer is not evidence of a
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,35 +16,60 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from srlab.data.records import TrainingRecord
-from srlab.judge import get_judge
+from srlab.errors import SrlabError
 from srlab.judge.base import Judge
+from srlab.judge.factory import JudgeFactory
+from srlab.judge.spec import JudgeSpec
+from srlab.models.base import ModelSpec
 from srlab.schema import Generation, Sample
 
 
 class FilterConfig(BaseModel):
+    """The judges that filter distilled data. ``answer_judge`` must mean refusal (its True keeps
+    safety data and drops benign data); ``reasoning_judge`` reads the trace and may mean refusal
+    (True = the trace refuses) or harmful (True = the trace works out the harm): its declared
+    meaning says which way it points, so no flag has to restate it."""
+
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    answer_judge: str = Field("refusal", description="Judge whose positive label means 'refusal' on the answer.")
-    reasoning_judge: str | None = Field(
-        "refusal", description="Judge run on the reasoning trace; None skips it. Any registered judge name."
+    answer_judge: JudgeSpec = Field(
+        default_factory=lambda: JudgeSpec(name="refusal"), description="Judge of the answer; must mean refusal."
     )
-    reasoning_judge_positive_is_safe: bool = Field(
-        True,
-        description="True for 'refusal'-style judges (positive = refuses); False for safety classifiers "
-        "(positive = unsafe, e.g. Llama Guard).",
+    reasoning_judge: JudgeSpec | None = Field(
+        default_factory=lambda: JudgeSpec(name="refusal"),
+        description="Judge of the reasoning trace (target reasoning unless set); None skips it.",
     )
+    judge_model: ModelSpec | None = Field(None, description="Model behind LLM filter judges that name none.")
     keep_undecided: bool = Field(False, description="Keep samples whose answer the judge could not decide.")
+
+    def specs(self) -> dict[str, JudgeSpec]:
+        """The filter's judges by role, each reading its own part unless the spec says otherwise."""
+        out = {"answer": _with_target(self.answer_judge, "answer")}
+        if self.reasoning_judge is not None:
+            out["reasoning"] = _with_target(self.reasoning_judge, "reasoning")
+        return out
+
+
+def _with_target(spec: JudgeSpec, target: str) -> JudgeSpec:
+    if spec.target is not None or spec.of:
+        return spec
+    from srlab.judge.factory import judge_class
+
+    accepts = "target" in inspect.signature(judge_class(spec.name).__init__).parameters
+    return spec.model_copy(update={"target": target}) if accepts else spec
 
 
 def filter_judge_versions(config: FilterConfig) -> dict[str, str]:
-    """The versions of the judges a filter runs: a mixture built with other versions is stale."""
+    """The identities (cache versions) of the judges a filter runs: a mixture built by other
+    judges, other versions or other weights is stale."""
     if not config.enabled:
         return {}
-    from srlab.judge import JUDGES
-
-    names = {config.answer_judge, *([config.reasoning_judge] if config.reasoning_judge else [])}
-    return {name: str(JUDGES.get(name).version) for name in sorted(names)}
+    factory = JudgeFactory(judge_model=config.judge_model)
+    try:
+        return {f"{role}:{spec.label}": factory.build(spec).cache_version() for role, spec in config.specs().items()}
+    finally:
+        factory.close()
 
 
 @dataclass(frozen=True)
@@ -64,13 +90,24 @@ class ResponseFilter:
     def __init__(self, config: FilterConfig, want_refusal: bool) -> None:
         self.config = config
         self.want_refusal = want_refusal
+        self._factory = JudgeFactory(judge_model=config.judge_model)
         self._answer: Judge | None = None
         self._reasoning: Judge | None = None
         if config.enabled:
-            self._answer = get_judge(config.answer_judge)
-            if want_refusal and config.reasoning_judge:
-                kwargs = {"target": "reasoning"} if config.reasoning_judge == "refusal" else {}
-                self._reasoning = get_judge(config.reasoning_judge, **kwargs)
+            specs = config.specs()
+            self._answer = self._factory.build(specs["answer"])
+            if self._answer.label_meaning != "refusal":
+                raise SrlabError(
+                    f"filters.answer_judge: {specs['answer'].label!r} means {self._answer.label_meaning!r}; "
+                    "the answer filter needs a judge whose True means refusal"
+                )
+            if want_refusal and "reasoning" in specs:
+                self._reasoning = self._factory.build(specs["reasoning"])
+                if self._reasoning.label_meaning not in ("refusal", "harmful"):
+                    raise SrlabError(
+                        f"filters.reasoning_judge: {specs['reasoning'].label!r} means {self._reasoning.label_meaning!r}; "
+                        "it must mean refusal or harmful"
+                    )
 
     def decide(self, records: Sequence[TrainingRecord]) -> list[FilterDecision]:
         if self._answer is None:
@@ -94,10 +131,14 @@ class ResponseFilter:
             for i, verdict in zip(todo, verdicts, strict=True):
                 if verdict.label is None:
                     continue  # "must not say compliance": undecided is not compliance
-                complies = (not verdict.label) if self.config.reasoning_judge_positive_is_safe else verdict.label
+                # A refusal judge's False, or a harm judge's True, is a trace that works on the request.
+                complies = verdict.label if self._reasoning.label_meaning == "harmful" else not verdict.label
                 if complies:
                     decisions[i] = FilterDecision(False, "reasoning judged to comply with the harmful request")
         return decisions
+
+    def close(self) -> None:
+        self._factory.close()
 
 
 # -- length statistics -----------------------------------------------------------------------

@@ -24,14 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def calibration_problems(judges: Iterable[str], scoring: set[str]) -> list[str]:
-    """Calibrated judges that are not registered, or that score no benchmark's metric."""
-    from srlab.judge import JUDGES
-
+    """Calibrated judges that score no benchmark's metric (``scoring``: the scoring judges' labels)."""
     problems = []
     for name in judges:
-        if name not in JUDGES:
-            problems.append(f"calibration.{name}: unknown judge {name!r}; valid: {', '.join(JUDGES.names())}")
-        elif name not in scoring:
+        if name not in scoring:
             problems.append(
                 f"calibration.{name}: judge {name!r} scores none of the benchmarks' metrics "
                 f"(those judges: {', '.join(sorted(scoring)) or 'none'})"
@@ -90,7 +86,7 @@ def calibrate(name: str, judge: Judge, labelled: LabelledSet, where: dict[str, o
         "n/a" if agreement.kappa is None else f"{agreement.kappa:.3f}",
     )
     return Calibration(
-        judge=name, version=str(judge.version), meaning=type(judge).label_meaning, labels=labelled.path,
+        judge=name, version=judge.cache_version(), meaning=judge.label_meaning, labels=labelled.path,
         sha256=labelled.sha256, where=dict(where or {}), tp=rates.tp, fp=rates.fp, fn=rates.fn, tn=rates.tn,
         judge_undecided=agreement.undecided_a, unlabelled=agreement.undecided_b + agreement.undecided_both,
         kappa=agreement.kappa,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from srlab.config_files import read_yaml_mapping, validate
 from srlab.generate.strategies import StrategyConfig
 from srlab.judge.labels import CalibrationEntry
+from srlab.judge.spec import JudgeSpec, judge_specs
 from srlab.models import ModelSpec
 from srlab.schema import DecodingConfig
+
+MAX_SAMPLES = 10_000_000
+SampleCount = Annotated[int, Field(ge=1, le=MAX_SAMPLES, strict=True)]
 
 
 class _Strict(BaseModel):
@@ -97,19 +101,27 @@ class ExperimentConfig(_Strict):
     strategy_config: StrategyConfig = Field(default_factory=StrategyConfig)
     attacks: list[AttackEntry] = Field(default_factory=lambda: [AttackEntry(name="none")], min_length=1)
     benchmarks: BenchmarkAxes
-    extra_judges: dict[Literal["reasoning", "harmful", "benign"], list[str]] = Field(
+    judges: dict[str, list[JudgeSpec]] = Field(
         default_factory=dict,
-        description="Judges run after each benchmark's own, per axis (e.g. harmful: [risky-patterns-offline]).",
+        description="Scoring judges per axis (reasoning, harmful, benign) or per benchmark name, replacing the "
+        "benchmark's defaults; each metric is scored by the first judge whose True means what it counts.",
     )
-    judge_model: ModelSpec | None = Field(None, description="Model behind LLM judges in extra_judges.")
+    extra_judges: dict[Literal["reasoning", "harmful", "benign"], list[JudgeSpec]] = Field(
+        default_factory=dict,
+        description="Judges run after the scoring ones, per axis (e.g. harmful: [risky-patterns-offline]).",
+    )
+    judge_model: ModelSpec | None = Field(None, description="Model behind LLM judges that name none of their own.")
     calibration: dict[str, CalibrationEntry] = Field(
         default_factory=dict,
         description="Judge name -> human labels; metrics scored by that judge are also reported corrected for its error.",
     )
-    limit: int | None = Field(None, ge=1, description="Samples per benchmark unless limits says otherwise.")
-    limits: dict[str, int] = Field(default_factory=dict, description="Per-benchmark sample counts.")
+    # Strict ints: YAML's `true` or `1e30` (a string in YAML 1.1) is an error, not a count.
+    limit: int | None = Field(
+        None, ge=1, le=MAX_SAMPLES, strict=True, description="Samples per benchmark unless limits says otherwise."
+    )
+    limits: dict[str, SampleCount] = Field(default_factory=dict, description="Per-benchmark sample counts.")
     decoding: DecodingConfig = Field(default_factory=DecodingConfig)
-    seed: int = Field(0, description="Seed for subsets, demonstrations, mixtures and training.")
+    seed: int = Field(0, strict=True, description="Seed for subsets, demonstrations, mixtures and training.")
     data_dir: str | None = None
     store: str | None = Field(None, description="SQLite store; default <output_dir>/store.sqlite.")
     output_dir: str | None = Field(None, description="Default: runs/<name>.")
@@ -122,6 +134,19 @@ class ExperimentConfig(_Strict):
         if isinstance(value, list):
             return [{"name": v} if isinstance(v, str) else v for v in value]
         return value
+
+    @field_validator("judges", "extra_judges", mode="before")
+    @classmethod
+    def _judge_shorthand(cls, value: Any) -> Any:
+        # "harmful: llama-guard" or "harmful: [llama-guard, {name: refusal, target: answer}]".
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, (str, dict)) else v for k, v in value.items()}
+        return value
+
+    @field_validator("judge_model", mode="before")
+    @classmethod
+    def _judge_model_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
 
     @field_validator("strategies", "attacks", mode="before")
     @classmethod
@@ -166,10 +191,20 @@ class ExperimentConfig(_Strict):
     def store_path(self) -> Path:
         return Path(self.store) if self.store else self.out_dir() / "store.sqlite"
 
-    def judges_for(self, kind: str, defaults: tuple[str, ...]) -> list[str]:
-        """The benchmark's own judges (the first scores its metric), then the axis's extra ones."""
-        extra = [j for j in self.extra_judges.get(kind, []) if j not in defaults]  # type: ignore[call-overload]
-        return [*defaults, *extra]
+    def scoring_judges(self, kind: str, benchmark: str, defaults: tuple[str, ...]) -> list[JudgeSpec]:
+        """The judges that score a benchmark's metrics: the benchmark's entry in ``judges``, else its
+        axis's, else the benchmark's own defaults."""
+        if benchmark in self.judges:
+            return list(self.judges[benchmark])
+        if kind in self.judges:
+            return list(self.judges[kind])
+        return judge_specs(list(defaults))
+
+    def judges_for(self, kind: str, benchmark: str, defaults: tuple[str, ...]) -> list[JudgeSpec]:
+        """Scoring judges, then the axis's extra ones (each judge once)."""
+        scoring = self.scoring_judges(kind, benchmark, defaults)
+        extra = [j for j in self.extra_judges.get(kind, []) if j not in scoring]  # type: ignore[call-overload]
+        return [*scoring, *extra]
 
     def limit_for(self, benchmark: str) -> int | None:
         return self.limits.get(benchmark, self.limit)

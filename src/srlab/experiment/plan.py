@@ -9,7 +9,9 @@ from srlab.errors import SrlabError, UnknownNameError
 from srlab.experiment.calibration import calibration_problems
 from srlab.experiment.config import ExperimentConfig, VariantConfig
 from srlab.generate.strategies import STRATEGIES
+from srlab.judge.factory import meaning_of, spec_problems
 from srlab.models import ModelSpec
+from srlab.report.metrics import assign_metrics, scoring_problem
 
 
 @dataclass(frozen=True)
@@ -24,16 +26,6 @@ class EvalCell:
     kind: str
     limit: int | None
 
-    @property
-    def system(self) -> str:
-        """The name a report row carries."""
-        parts = [self.variant]
-        if self.strategy:
-            parts.append(self.strategy)
-        if self.attack != "none":
-            parts.append(self.attack)
-        return "/".join(parts)
-
 
 @dataclass
 class Plan:
@@ -47,6 +39,14 @@ class Plan:
             lines.append(f"  train  {spec.name} -> {variant.name}")
         for judge, entry in self.config.calibration.items():
             lines.append(f"  calibrate {judge} on {entry.labels}")
+        for kind, name in self.config.benchmarks.all():
+            try:
+                specs = self.config.scoring_judges(kind, name, get_benchmark(name).default_judges)
+                assigned = assign_metrics(kind, [(s.label, meaning_of(s)) for s in specs])
+            except SrlabError:
+                continue
+            scored = ", ".join(f"{metric.title} by {label}" for metric, label in assigned)
+            lines.append(f"  score  {name}: {scored}")
         for cell in self.cells:
             n = "all" if cell.limit is None else str(cell.limit)
             lines.append(
@@ -73,17 +73,20 @@ def _attack_roles(name: str) -> tuple[str, ...]:
 def check_names(config: ExperimentConfig) -> None:
     """Fail before any work with the field path of every unknown or misplaced name."""
     problems: list[str] = []
-    primary: set[str] = set()  # the judges that score some benchmark's metric
+    known: list[tuple[str, str]] = []
     for kind, name in config.benchmarks.all():
         try:
             bench = get_benchmark(name)  # also resolves rg:<task> and benchmark YAML files
             actual = bench.kind
-            primary.add(bench.default_judges[0])
         except UnknownNameError:
             problems.append(f"benchmarks.{kind}: unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS.names())}")
             continue
         if actual != kind:
             problems.append(f"benchmarks.{kind}: {name!r} is a {actual} benchmark; list it under benchmarks.{actual}")
+        else:
+            known.append((kind, name))
+    judge_problems, scoring = check_judges(config, known)
+    problems += judge_problems
     for i, entry in enumerate(config.strategies):
         if entry.name not in STRATEGIES:
             problems.append(f"strategies.{i}.name: unknown strategy {entry.name!r}; valid: {', '.join(STRATEGIES.names())}")
@@ -95,18 +98,48 @@ def check_names(config: ExperimentConfig) -> None:
         for role in _attack_roles(entry.name):
             if role != "target" and getattr(entry, role) is None and not (entry.name == "pap" and role == "attacker"):
                 problems.append(f"attacks.{i}.{role}: attack {entry.name!r} needs a model for its {role} role")
-    from srlab.judge import JUDGES
-
-    for kind, names in config.extra_judges.items():
-        for i, name in enumerate(names):
-            if name not in JUDGES:
-                problems.append(f"extra_judges.{kind}.{i}: unknown judge {name!r}; valid: {', '.join(JUDGES.names())}")
-    problems += calibration_problems(config.calibration, primary)
+    problems += calibration_problems(config.calibration, scoring)
     for name in config.limits:
         if name not in {n for _, n in config.benchmarks.all()}:
             problems.append(f"limits.{name}: not one of the experiment's benchmarks")
     if problems:
         raise SrlabError("invalid experiment config\n  " + "\n  ".join(problems))
+
+
+def check_judges(config: ExperimentConfig, benchmarks: list[tuple[str, str]]) -> tuple[list[str], set[str]]:
+    """Problems with the ``judges`` and ``extra_judges`` entries, and the labels of the judges that
+    score some metric. A judge whose meaning fits no metric of its axis (a correctness judge on
+    harmful prompts) is rejected here, before any model loads."""
+    problems: list[str] = []
+    names = {name for _, name in benchmarks}
+    kinds = ("reasoning", "harmful", "benign")
+    for key, specs in config.judges.items():
+        if key not in kinds and key not in names:
+            problems.append(
+                f"judges.{key}: not an axis ({', '.join(kinds)}) or one of the experiment's benchmarks "
+                f"({', '.join(sorted(names)) or 'none'})"
+            )
+            continue
+        for i, spec in enumerate(specs):
+            problems += spec_problems(spec, f"judges.{key}.{i}", config.judge_model)
+    for kind, specs in config.extra_judges.items():
+        for i, spec in enumerate(specs):
+            problems += spec_problems(spec, f"extra_judges.{kind}.{i}", config.judge_model)
+    if problems:
+        return problems, set()
+    scoring: set[str] = set()
+    for kind, name in benchmarks:
+        specs = config.scoring_judges(kind, name, get_benchmark(name).default_judges)
+        where = f"judges.{name}" if name in config.judges else f"judges.{kind}" if kind in config.judges else None
+        meanings = []
+        for i, spec in enumerate(specs):
+            meaning = meaning_of(spec)
+            meanings.append((spec.label, meaning))
+            why = scoring_problem(kind, meaning)
+            if why and where:
+                problems.append(f"{where}.{i}: judge {spec.label!r} on {name}: {why}")
+        scoring |= {label for _, label in assign_metrics(kind, meanings)}
+    return problems, scoring
 
 
 def make_plan(config: ExperimentConfig) -> Plan:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,27 +18,58 @@ from srlab.benchmarks import get_benchmark
 from srlab.errors import SrlabError
 from srlab.experiment.attacking import apply_attack
 from srlab.experiment.calibration import calibrate_all, load_calibration_sets
+from srlab.experiment.cells import build_strategy, evaluate_cell, load_samples
 from srlab.experiment.config import ExperimentConfig, VariantConfig
-from srlab.experiment.evaluate import build_strategy, evaluate_samples, judge_key, load_samples
 from srlab.experiment.plan import EvalCell, Plan, make_plan
+from srlab.generate.runner import describe_failures
 from srlab.hashing import canonical_json, content_hash
-from srlab.judge import JUDGES, Judge, get_judge
+from srlab.judge.base import Judge
+from srlab.judge.factory import JudgeFactory
 from srlab.models import ModelBackend, ModelSpec, load_backend
 from srlab.paths import data_dir as resolve_data_dir
 from srlab.provenance import collect_provenance
-from srlab.report.build import build_report, run_plan_block
+from srlab.report.build import PlannedJudge, build_report, run_plan_block
 from srlab.report.html import write_report
 from srlab.report.model import Report
 from srlab.schema import Sample
-from srlab.store import RunItem, Store, sample_key
+from srlab.store import Store
 
 log = logging.getLogger(__name__)
 
 
-def run_id_for(config: ExperimentConfig) -> str:
-    # Paths are excluded: moving the output directory must not orphan a run.
+def run_id_for(config: ExperimentConfig, prefix: str | None = None) -> str:
+    """The run id hashes what determines the run's results: the config's content, with each
+    trained variant's mixture and training config read from their files (a changed learning rate
+    in ``train.yaml`` is another run), and never a path to an output."""
     body = config.model_dump(mode="json", exclude={"base_dir", "store", "output_dir", "data_dir"})
-    return f"{config.name}-{content_hash(body, length=10)}"
+    body["variants"] = [_variant_fingerprint(config, spec, v) for spec in config.models for v in config.variants]
+    return f"{prefix or config.name}-{content_hash(body, length=10)}"
+
+
+def _variant_fingerprint(config: ExperimentConfig, spec: ModelSpec, variant: VariantConfig) -> dict[str, Any]:
+    if not variant.trained:
+        return {"name": variant.name}
+    from srlab.data import load_mixture_spec
+
+    assert variant.mixture is not None and variant.train is not None
+    mixture = load_mixture_spec(_load_spec(variant.mixture, config))
+    return {
+        "name": variant.name,
+        "model": spec.name,
+        "mixture": mixture.model_dump(mode="json"),
+        "train": _train_fields(config, spec, variant),
+    }
+
+
+def _train_fields(config: ExperimentConfig, spec: ModelSpec, variant: VariantConfig) -> dict[str, Any]:
+    """Every training setting after presets apply, without the paths the runner fills in."""
+    from srlab.train import load_train_config
+
+    assert variant.train is not None
+    train = load_train_config(
+        _load_spec(variant.train, config), model=spec.name, revision=spec.revision, data="-", output_dir="-"
+    )
+    return train.model_dump(mode="json", exclude={"data", "output_dir", "resume"})
 
 
 def system_label(config: ExperimentConfig, model: str, variant: str, strategy: str, attack: str) -> str:
@@ -100,10 +132,22 @@ def _check_hygiene(variant: str, manifest: dict[str, Any], evaluated: set[str]) 
         )
 
 
+def trained_backend(spec: ModelSpec) -> str:
+    """The backend a trained variant runs on: the base model's, except that a served model
+    (openai) cannot serve a checkpoint trained here, so its variants run on HF."""
+    backend = spec.resolved_backend()
+    return "hf" if backend == "openai" else backend
+
+
 def prepare_model(
     config: ExperimentConfig, spec: ModelSpec, variant: VariantConfig, data_dir: Path | None
 ) -> tuple[ModelSpec, dict[str, Any]]:
-    """Build the variant's mixture and train on it, each only once; return the trained model's spec."""
+    """Build the variant's mixture and train on it, each only once; return the trained model's spec.
+
+    A trained model is reused only when the base model, the mixture's content and every training
+    setting (after presets) are the same: they name its folder, so a changed learning rate
+    trains a new model beside the old one instead of reusing (or resuming) it.
+    """
     if not variant.trained:
         return spec, {}
     from srlab.data import load_mixture_spec
@@ -121,7 +165,12 @@ def prepare_model(
         mixture = mixture.model_copy(update={"decontamination": decontam})
     manifest = _built_mixture(mixture, root / "data" / variant.name, data_dir)
     _check_hygiene(variant.name, manifest, evaluated)
-    model_dir = root / "models" / f"{Path(spec.name).name}-{variant.name}"
+    train_key = content_hash({
+        "base": {"name": spec.name, "revision": spec.revision},
+        "mixture_sha256": manifest["mixture_sha256"],
+        "train": _train_fields(config, spec, variant),
+    }, length=10)
+    model_dir = root / "models" / f"{Path(spec.name).name}-{variant.name}-{train_key}"
     train_config = load_train_config(
         _load_spec(variant.train, config),
         model=spec.name, revision=spec.revision, data=manifest["mixture_path"], output_dir=str(model_dir),
@@ -129,61 +178,103 @@ def prepare_model(
     final = model_dir / "model"
     done = model_dir / TRAIN_RESULT_FILE
     if final.is_dir() and done.is_file() and json.loads(done.read_text()).get("mixture_sha256") == manifest["mixture_sha256"]:
-        log.info("model %s already trained; reusing it", final)
+        log.info("model %s already trained with these settings; reusing it", final)
     else:
         final = train(train_config)
-    info = {"mixture": manifest["mixture_path"], "mixture_sha256": manifest["mixture_sha256"], "model_dir": str(final)}
-    return spec.model_copy(update={"name": str(final), "backend": "hf", "revision": None}), info
+    info = {
+        "mixture": manifest["mixture_path"], "mixture_sha256": manifest["mixture_sha256"], "model_dir": str(final),
+        "train_key": train_key,
+    }
+    trained = spec.model_copy(update={
+        "name": str(final), "backend": trained_backend(spec), "revision": None, "base_url": None,
+    })
+    return trained, info
+
+
+def scoring_plan(
+    config: ExperimentConfig, factory: JudgeFactory
+) -> dict[str, tuple[str, list[tuple[str, Judge]]]]:
+    """Benchmark -> (kind, [(label, judge)]): its scoring judges, then the axis's extra ones,
+    built (LLM judges load no model until they judge)."""
+    out: dict[str, tuple[str, list[tuple[str, Judge]]]] = {}
+    for kind, name in config.benchmarks.all():
+        specs = config.judges_for(kind, name, get_benchmark(name).default_judges)
+        out[name] = (kind, [(spec.label, factory.build(spec)) for spec in specs])
+    return out
 
 
 def run_experiment(
-    config: ExperimentConfig, *, dry_run: bool = False, echo: Callable[[str], None] = print
+    config: ExperimentConfig,
+    *,
+    dry_run: bool = False,
+    echo: Callable[[str], None] = print,
+    run_id: str | None = None,
+    write_outputs: bool = True,
+    keep_failed: bool = False,
 ) -> Report | None:
+    """Plan, then build data, train, generate, judge and report; everything stored is reused.
+
+    ``srlab eval`` is this with one model, no training and ``write_outputs=False``.
+    """
     plan = make_plan(config)
+    data_dir = resolve_data_dir(config.data_dir)
+    if data_dir is not None and not data_dir.is_dir():
+        raise SrlabError(f"data_dir: {data_dir} is not a directory (from the config, --data-dir or SRLAB_DATA_DIR)")
+    # A missing or bad labels file fails here, before any model work (and in a dry run).
+    calibration_sets = load_calibration_sets(config.calibration, data_dir, config.base_dir)
     echo(plan.describe())
     if dry_run:
         return None
-    data_dir = resolve_data_dir(config.data_dir)
     out_dir = config.out_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    run_id = run_id_for(config)
-    judges_per_benchmark: dict[str, tuple[str, list[tuple[str, str]]]] = {}
-    for kind, name in config.benchmarks.all():
-        bench = get_benchmark(name)
-        judges_per_benchmark[name] = (kind, [judge_key(j) for j in config.judges_for(kind, bench.default_judges)])
-    provenance = collect_provenance(seeds={"experiment": config.seed, "decoding": config.decoding.seed})
-    provenance["plan"] = run_plan_block(judges_per_benchmark, _systems(config, plan))
+    run_id = run_id or run_id_for(config)
 
-    # A bad labels file fails here, before any model work.
-    calibration_sets = load_calibration_sets(config.calibration, data_dir, config.base_dir)
-
+    samples = {
+        name: load_samples(get_benchmark(name), data_dir, config.limit_for(name), config.seed)
+        for _, name in config.benchmarks.all()
+    }
     with Store(config.store_path()) as store:
-        store.start_run(run_id, "experiment", config.model_dump(mode="json"), provenance)
-        samples = {
-            name: load_samples(get_benchmark(name), data_dir, config.limit_for(name), config.seed)
-            for _, name in config.benchmarks.all()
-        }
-        manifests: dict[str, Any] = {}
-        helpers = HelperModels(config, store)
+        factory = JudgeFactory(store, config.judge_model)
+        helpers: dict[str, ModelBackend] = {}
         try:
+            judges = scoring_plan(config, factory)
+            provenance = collect_provenance(seeds={"experiment": config.seed, "decoding": config.decoding.seed})
+            provenance["plan"] = run_plan_block(
+                {name: (kind, [PlannedJudge.of(label, judge) for label, judge in js]) for name, (kind, js) in judges.items()},
+                _systems(config, plan),
+            )
+            store.start_run(run_id, "experiment", config.model_dump(mode="json"), provenance)
+            manifests: dict[str, Any] = {}
+            failures: Counter[str] = Counter()
             for spec in config.models:
                 for variant in config.variants:
                     cells = [c for c in plan.cells if c.model == spec.name and c.variant == variant.name]
                     model_spec, info = prepare_model(config, spec, variant, data_dir)
                     if info:
                         manifests[f"{spec.name}:{variant.name}"] = info
-                    _evaluate_cells(config, store, run_id, model_spec, cells, samples, data_dir, helpers)
-            calibrations = calibrate_all(config.calibration, calibration_sets, helpers.judge)
+                    failures += _evaluate_cells(
+                        config, store, run_id, model_spec, cells, samples, data_dir, helpers, judges, keep_failed
+                    )
+            by_label = {label: judge for _, js in judges.values() for label, judge in js}
+            calibrations = calibrate_all(config.calibration, calibration_sets, by_label.__getitem__)
         finally:
-            helpers.close()
+            factory.close()
+            for helper in helpers.values():
+                helper.close()
         provenance["data_manifests"] = manifests
         if calibrations:
             provenance["calibration"] = [c.model_dump(mode="json") for c in calibrations]
+        provenance["failed_requests"] = dict(failures)
         store.start_run(run_id, "experiment", config.model_dump(mode="json"), provenance)
+        store.finish_run(run_id, {"failed_requests": dict(failures)})
         report = build_report(store, run_id, title=f"srlab: {config.name}")
-        paths = write_report(report, out_dir)
-        store.finish_run(run_id, {"report": {k: str(v) for k, v in paths.items()}})
-    echo(f"\nreport written to {paths['report.html']}")
+        if write_outputs:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            paths = write_report(report, out_dir)
+            store.finish_run(run_id, {"failed_requests": dict(failures), "report": {k: str(v) for k, v in paths.items()}})
+            echo(f"\nreport written to {paths['report.html']}")
+    if failures:
+        retry = "kept as failed (--keep-failed)" if keep_failed else "rerun the same command to retry them"
+        echo(f"{sum(failures.values())} request(s) failed and count as undecided ({describe_failures(failures)}); {retry}")
     return report
 
 
@@ -195,9 +286,12 @@ def _evaluate_cells(
     cells: list[EvalCell],
     samples: dict[str, list[Sample]],
     data_dir: Path | None,
-    helpers: HelperModels,
-) -> None:
+    helpers: dict[str, ModelBackend],
+    judges: dict[str, tuple[str, list[tuple[str, Judge]]]],
+    keep_failed: bool,
+) -> Counter[str]:
     backend = load_backend(spec)
+    failures: Counter[str] = Counter()
     try:
         for cell in cells:
             bench = get_benchmark(cell.benchmark)
@@ -206,53 +300,19 @@ def _evaluate_cells(
             else:
                 entry = config.attack(cell.attack)
                 cell_samples = apply_attack(
-                    entry.name, samples[cell.benchmark], store=store, target=backend, helpers=helpers.backends,
+                    entry.name, samples[cell.benchmark], store=store, target=backend, helpers=helpers,
                     attacker=entry.attacker, judge=entry.judge, options=entry.options,
                     seed=config.seed, data_dir=data_dir,
                 )
-            entry = config.strategy(cell.strategy)
-            strategy = build_strategy(entry.name, entry.settings(config.strategy_config), bench, data_dir)
+            strategy_entry = config.strategy(cell.strategy)
+            strategy = build_strategy(strategy_entry.name, strategy_entry.settings(config.strategy_config), bench, data_dir)
             label = system_label(config, cell.model, cell.variant, cell.strategy, cell.attack)
             log.info("evaluating %s on %s (%d samples)", label, cell.benchmark, len(cell_samples))
-            result = evaluate_samples(
+            failures += evaluate_cell(
                 backend, store, bench, cell_samples, strategy, config.decoding,
-                config.judges_for(cell.kind, bench.default_judges), helpers.judge,
+                [judge for _, judge in judges[cell.benchmark][1]], (run_id, label, cell.strategy, cell.attack),
+                keep_failed=keep_failed,
             )
-            store.put_run_items([
-                RunItem(run_id, cell.benchmark, s.id, sample_key(s), label, cell.strategy, cell.attack, key)
-                for s, key, _, _ in result.items
-            ])
     finally:
         backend.close()
-
-
-class HelperModels:
-    """The run's attacker, PAIR-judge and LLM-judge models and its judges, each built once."""
-
-    def __init__(self, config: ExperimentConfig, store: Store) -> None:
-        self.config = config
-        self.store = store
-        self.backends: dict[str, ModelBackend] = {}  # keyed by the model spec's JSON
-        self.judges: dict[str, Judge] = {}
-
-    def judge(self, name: str) -> Judge:
-        """A judge by name; LLM judges get the config's judge model and cache calls in the store."""
-        if name not in self.judges:
-            from srlab.judge.llm_base import LLMJudge
-
-            judge_cls = JUDGES.get(name)
-            if isinstance(judge_cls, type) and issubclass(judge_cls, LLMJudge):
-                if self.config.judge_model is None:
-                    raise SrlabError(f"judge {name!r} is an LLM judge: set judge_model in the experiment config")
-                key = self.config.judge_model.model_dump_json()
-                if key not in self.backends:
-                    self.backends[key] = load_backend(self.config.judge_model)
-                self.judges[name] = judge_cls(self.backends[key], store=self.store)
-            else:
-                self.judges[name] = get_judge(name)
-        return self.judges[name]
-
-    def close(self) -> None:
-        for backend in self.backends.values():
-            backend.close()
-        self.backends.clear()
+    return failures

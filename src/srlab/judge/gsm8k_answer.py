@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from srlab.errors import UnknownNameError
 from srlab.judge.base import Judge
 from srlab.schema import Generation, Sample, Verdict
 
@@ -131,15 +132,43 @@ def parse_reference(reference: str) -> Fraction | None:
     return _first_number(text, allow_fractions)
 
 
+# lm-evaluation-harness's gsm8k task, for numbers comparable with its tables: "strict-match"
+# takes the first "#### N" of the whole response, and both sides are compared as strings after
+# its regexes_to_ignore.
+LM_EVAL_STRICT_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
+LM_EVAL_IGNORE = (",", r"\$", r"(?s).*#### ", r"\.$")
+EXTRACTORS = ("srlab", "strict-match")
+
+
+def lm_eval_normalise(text: str) -> str:
+    for pattern in LM_EVAL_IGNORE:
+        text = re.sub(pattern, "", text)
+    return text.lower()
+
+
 class GSM8KAnswerJudge(Judge):
-    """True when the response's final number equals the reference number (exactly, as rationals)."""
+    """True when the response's final number equals the reference number (exactly, as rationals).
+
+    ``extractor="srlab"`` (default) reads the final answer the way a grader would: "The answer
+    is N", "#### N", \\boxed{N}, else the last number of the answer. ``extractor="strict-match"``
+    is lm-evaluation-harness's rule (first "#### N" in the response, string comparison), for
+    numbers that sit beside its tables.
+    """
 
     name = "gsm8k-answer"
     label_meaning = "correct"
     version = "1"
     target = "answer"
 
+    def __init__(self, extractor: str = "srlab") -> None:
+        if extractor not in EXTRACTORS:
+            raise UnknownNameError("gsm8k-answer extractor", extractor, EXTRACTORS)
+        self.extractor = extractor
+        self.params = {"extractor": extractor}
+
     def judge(self, sample: Sample, generation: Generation) -> Verdict:
+        if self.extractor == "strict-match":
+            return self._strict_match(sample, generation)
         if sample.reference is None or not str(sample.reference).strip():
             return self._undecided("missing reference")
         reference = parse_reference(str(sample.reference))
@@ -160,6 +189,17 @@ class GSM8KAnswerJudge(Judge):
             return self._undecided("truncated before answer")
         details = {"extracted": format_number(value), "marker": marker, "reference": format_number(reference)}
         return Verdict(judge=self.name, label=value == reference, target="answer", details=details)
+
+    def _strict_match(self, sample: Sample, generation: Generation) -> Verdict:
+        if sample.reference is None:
+            return self._undecided("missing reference")
+        found = LM_EVAL_STRICT_RE.search(generation.text)
+        if found is None:
+            return self._undecided("no '#### N' in the response (strict-match)")
+        extracted = found.group(1)
+        label = lm_eval_normalise(extracted) == lm_eval_normalise(str(sample.reference))
+        return Verdict(judge=self.name, label=label, target="answer",
+                       details={"extracted": extracted, "marker": "strict-match"})
 
     def _undecided(self, reason: str) -> Verdict:
         return Verdict(judge=self.name, label=None, reason=reason, target="answer", details={"extracted": None})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from srlab.errors import SrlabError, UnknownNameError
 from srlab.judge.base import Judge
@@ -59,12 +59,12 @@ def behavior_of(sample: Sample) -> str:
 class LLMJudge(Judge):
     """A judge backed by a model. ``backend`` may be a backend, a ModelSpec or a model name.
 
-    ``label_meaning`` names the positive class (``"unsafe"``, ``"refusal"``) so reports can
-    turn labels into attack success without knowing each judge.
+    ``label_meaning`` names the positive class (``"harmful"``, ``"refusal"``) so metrics know
+    what a verdict counts towards without knowing each judge.
     """
 
     default_model: ClassVar[str | None] = None  # the judge's own model, when it has one (Llama Guard)
-    label_meaning: ClassVar[str] = "unsafe"
+    label_meaning: ClassVar[str] = "harmful"
     max_new_tokens: ClassVar[int] = 64
 
     def __init__(
@@ -89,6 +89,19 @@ class LLMJudge(Judge):
         # Greedy: a judge must give the same verdict for the same response.
         self.decoding = decoding or DecodingConfig(max_new_tokens=self.max_new_tokens, temperature=0.0)
 
+    def model_identity(self) -> dict[str, Any]:
+        """The judge model as it determines verdicts: name, revision, server and decoding, never
+        operational settings (batch size, timeouts) or credentials."""
+        arg = self._backend_arg
+        if isinstance(arg, ModelBackend):
+            model: dict[str, Any] = dict(arg.identity())
+        elif isinstance(arg, ModelSpec):
+            model = {"name": arg.name, "revision": arg.revision, "base_url": arg.base_url,
+                     "backend": arg.resolved_backend()}
+        else:
+            model = {"name": str(arg)}
+        return {**model, "decoding": self.decoding.model_dump(mode="json")}
+
     @property
     def backend(self) -> ModelBackend:
         """Built on first use, so naming a judge never loads a model it will not call."""
@@ -96,6 +109,11 @@ class LLMJudge(Judge):
             assert self._backend_arg is not None  # checked in __init__
             self._backend = CachedBackend(resolve_backend(self._backend_arg), self.store, f"judge/{self.name}")
         return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
 
     def build(self, sample: Sample, generation: Generation) -> list[ChatMessage] | str:
         """The judge's messages for one item, or the reason it cannot be judged."""
@@ -133,6 +151,8 @@ class LLMJudge(Judge):
         return [v for v in verdicts if v is not None]
 
     def _finish(self, output: Generation) -> Verdict:
+        if output.error is not None:  # the judge's own call failed for good: not a parse failure
+            return self.undecided(f"judge call failed: {output.error}")
         # Judges are not reasoning models as a rule; when one is, its verdict is in the answer.
         reply = output.answer if output.answer.strip() else output.text
         verdict = self.read_output(reply)

@@ -121,6 +121,8 @@ class RiskyPatternsOfflineJudge(Judge):
 
         self._answer_judge = refusal_judge or get_judge("refusal", target="answer")
         self._reasoning_judge = get_judge("refusal", target="reasoning") if refusal_judge is None else refusal_judge
+        # Its verdicts follow the refusal judge's: a new refusal judge must not reuse old ones.
+        self.params = {"refusal": [self._answer_judge.identity(), self._reasoning_judge.identity()]}
 
     def judge(self, sample: Sample, generation: Generation) -> Verdict:
         reasoning = (generation.reasoning or "").strip()

@@ -1,4 +1,10 @@
-"""Judge stage: verdicts for stored generations, cached by (generation, sample, judge version)."""
+"""Judge stage: verdicts for stored generations, cached by (generation, sample, judge identity).
+
+A judge's identity (``Judge.cache_version``: its version, target, params and model) is part of
+the key, so a judge run with another threshold or another model never reads old verdicts. A
+generation that failed (``Generation.error``) is not judged: its verdict is undecided, with
+the failure as the reason, and is not stored, so a retried generation gets judged.
+"""
 
 from __future__ import annotations
 
@@ -24,15 +30,20 @@ def judge_cached(
     A judge may return several verdicts per item (e.g. answer and reasoning); this stage keeps
     the one whose target the judge was built for, so each (judge, target) has one stored row.
     """
-    target = getattr(judge, "target", "full")
+    target = judge.target
+    version = judge.cache_version()
     pairs = [(gen_key, sample_key(sample)) for gen_key, sample, _ in items]
-    stored = store.get_verdicts(pairs, judge.name, judge.version)
+    stored = store.get_verdicts(pairs, judge.name, version)
     results: dict[tuple[str, str], Verdict] = {}
     todo: list[tuple[str, str, Sample, Generation]] = []
     queued: set[tuple[str, str]] = set()
     for (gen_key, s_key), (_, sample, generation) in zip(pairs, items, strict=True):
         verdict = stored.get((gen_key, s_key, target))
-        if verdict is not None:
+        if generation.error is not None:
+            results[(gen_key, s_key)] = Verdict(
+                judge=judge.name, label=None, reason=f"generation failed: {generation.error}", target=target
+            )
+        elif verdict is not None:
             results[(gen_key, s_key)] = verdict
         elif (gen_key, s_key) not in queued:
             queued.add((gen_key, s_key))
@@ -42,7 +53,7 @@ def judge_cached(
             for start in range(0, len(todo), chunk_size):
                 chunk = todo[start : start + chunk_size]
                 verdicts = judge.judge_many([(s, g) for _, _, s, g in chunk])
-                store.put_verdicts([(g, s, judge.version, v) for (g, s, _, _), v in zip(chunk, verdicts, strict=True)])
+                store.put_verdicts([(g, s, version, v) for (g, s, _, _), v in zip(chunk, verdicts, strict=True)])
                 for (g, s, _, _), v in zip(chunk, verdicts, strict=True):
                     results[(g, s)] = v
                 bar.update(len(chunk))

@@ -64,6 +64,7 @@ def strongreject_prompt(forbidden_prompt: str, response: str) -> str:
 class StrongRejectRubricJudge(LLMJudge):
     name = "strongreject-rubric"
     version = "1"
+    graded_score: ClassVar[bool] = True
     max_new_tokens: ClassVar[int] = 512
 
     def __init__(
@@ -79,6 +80,7 @@ class StrongRejectRubricJudge(LLMJudge):
         if not 0.0 <= threshold < 1.0:
             raise ValueError(f"threshold must be in [0, 1), got {threshold}")
         self.threshold = threshold
+        self.params = {"threshold": threshold}
 
     def messages(self, sample: Sample, text: str) -> list[ChatMessage]:
         return [

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from srlab.schema import Generation, GenerationRequest
 
@@ -30,14 +31,61 @@ class ModelSpec(BaseModel):
     dtype: str = Field("auto", description="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16.")
     batch_size: int = Field(16, ge=1, description="Requests per forward pass (hf, vllm); the openai backend uses max_concurrency.")
     max_concurrency: int = Field(8, ge=1, description="Concurrent HTTP requests (openai backend).")
-    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout (openai backend).")
+    timeout_s: float = Field(
+        120.0, gt=0, description="Deadline per request attempt, connect to last byte (openai backend)."
+    )
     max_retries: int = Field(4, ge=0, description="Retries on 429/5xx/timeouts (openai backend).")
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM tensor parallelism.")
+    allow_insecure_key: bool = Field(
+        False,
+        description="Send the API key over plain http:// to a non-loopback host (openai backend).",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_base_url(value)
+        return value
 
     def resolved_backend(self) -> str:
         if self.backend != "auto":
             return self.backend
         return "openai" if self.base_url else "hf"
+
+
+def check_base_url(url: str) -> None:
+    """Raise ValueError unless ``url`` is an http(s) URL with a host, a valid port and no credentials."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        shown = redact_url(url) if "@" in url else url
+        raise ValueError(f"{shown!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8080/v1")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "credentials in the URL are not allowed (they would be stored with the config); "
+            "put the key in an environment variable and name it with api_key_env (--api-key-env)"
+        )
+    if not parts.hostname:
+        raise ValueError(f"{url!r} has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{url!r}: port must be between 1 and 65535")
+
+
+def redact_url(url: str) -> str:
+    """Drop user:password@ from a URL before it goes into a message or a cache key."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def failed_generation(reason: str) -> Generation:
+    """The stored outcome of a request that failed for good: no text, and why."""
+    return Generation(text="", answer="", finish_reason="error", error=reason)
 
 
 class ModelBackend(ABC):
@@ -55,6 +103,16 @@ class ModelBackend(ABC):
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
     ) -> list[Generation]:
         """Return one Generation per request, in order."""
+
+    def iter_generate(
+        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+    ) -> Iterator[tuple[int, Generation]]:
+        """``(index into requests, generation)`` as each finishes, in any order, one per request.
+
+        The caller stores each as it arrives. Backends that finish requests one by one (HTTP)
+        override this; the default yields the whole batch once ``generate`` returns.
+        """
+        yield from enumerate(self.generate(requests, progress=progress))
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.spec.name, "revision": self.spec.revision}

@@ -52,7 +52,7 @@ class CachedBackend(ModelBackend):
             self.calls += len(todo)
             for key, output in zip(todo, outputs, strict=True):
                 found[key] = output
-                if self.store is not None:
+                if self.store is not None and output.error is None:  # a failed call is retried next time
                     self.store.cache_put(self.namespace, key, output.to_dict())
         return [found[key] for key in keys]
 

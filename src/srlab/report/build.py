@@ -1,7 +1,7 @@
 """Build a Report from what a run left in the store (``srlab report`` and the end of ``srlab run``).
 
-A run records, next to its provenance, a ``plan`` block: each benchmark's kind and judges (name
-and version), each system's model and base. That is all this module needs to rebuild the report
+A run records, next to its provenance, a ``plan`` block: each benchmark's kind and judges (label,
+stored name, cache version, meaning, target), each system's model and base. That is all this module needs to rebuild the report
 from stored rows, so any stored run can be re-reported without a model or a judge.
 """
 
@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from srlab.errors import SrlabError
 from srlab.judge.agreement import BinaryRates, corrected_difference, corrected_mean_rate
-from srlab.report.metrics import counts_as_success, summarize
+from srlab.judge.base import Judge
+from srlab.report.metrics import (
+    SCORE_METRIC,
+    assign_metrics,
+    normalise_meaning,
+    score_summary,
+    summarize,
+)
 from srlab.report.model import (
     Calibration,
     Correction,
@@ -24,6 +32,7 @@ from srlab.report.model import (
     Report,
     SampleRecord,
     VariantRow,
+    class_share_rows,
     diffs_against_base,
     mean_length,
     pattern_rows,
@@ -34,18 +43,53 @@ from srlab.schema import Generation, Sample, Verdict
 from srlab.store import RunItem, Store
 
 
+@dataclass(frozen=True)
+class PlannedJudge:
+    """A judge as a run's plan records it: enough to find its stored verdicts and read them."""
+
+    label: str  # its name in the report
+    name: str  # the name its verdicts are stored under
+    version: str  # its cache version (version + hash of target, params, model)
+    meaning: str
+    target: str | None = None
+    graded: bool = False
+
+    @classmethod
+    def of(cls, label: str, judge: Judge) -> PlannedJudge:
+        return cls(label, judge.name, judge.cache_version(), judge.label_meaning, judge.target, judge.graded_score)
+
+    @classmethod
+    def from_stored(cls, value: Any) -> PlannedJudge:
+        if isinstance(value, dict):
+            return cls(**value)
+        name, version, meaning = value  # runs recorded before judges had a cache version
+        return cls(name, name, version, normalise_meaning(meaning) or "", None, False)
+
+
 def run_plan_block(
-    benchmarks: dict[str, tuple[str, list[tuple[str, str, str]]]], systems: dict[str, dict[str, str]]
+    benchmarks: dict[str, tuple[str, list[PlannedJudge]]], systems: dict[str, dict[str, str]]
 ) -> dict[str, Any]:
-    """The ``plan`` provenance block: ``benchmarks`` name -> (kind, [(judge, version, label meaning)]),
+    """The ``plan`` provenance block: ``benchmarks`` name -> (kind, judges in order),
     ``systems`` variant label -> {"model", "base", "strategy", "attack"}."""
     return {
-        "benchmarks": {name: {"kind": kind, "judges": [list(j) for j in judges]} for name, (kind, judges) in benchmarks.items()},
+        "benchmarks": {
+            name: {"kind": kind, "judges": [asdict(j) for j in judges]} for name, (kind, judges) in benchmarks.items()
+        },
         "systems": systems,
         # The store writes JSON with sorted keys; these keep the config's order for the report.
         "benchmark_order": list(benchmarks),
         "system_order": list(systems),
     }
+
+
+def benchmark_metrics(kind: str, judges: list[PlannedJudge]) -> list[tuple[str, PlannedJudge]]:
+    """(metric name, scoring judge) for one benchmark, plus the graded score where one runs."""
+    by_label = {j.label: j for j in judges}
+    out = [(metric.name, by_label[label]) for metric, label in assign_metrics(kind, [(j.label, j.meaning) for j in judges])]
+    for name, judge in list(out):
+        if name == "asr" and judge.graded:
+            out.insert(out.index((name, judge)) + 1, (SCORE_METRIC.name, judge))
+    return out
 
 
 def build_report(store: Store, run_id: str, title: str | None = None, n_resamples: int = 2000) -> Report:
@@ -56,7 +100,10 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
     plan = (run["provenance"] or {}).get("plan")
     if not plan:
         raise SrlabError(f"run {run_id!r} has no plan block; it was made by an older srlab and cannot be reported")
-    benchmarks: dict[str, dict[str, Any]] = {b: plan["benchmarks"][b] for b in plan["benchmark_order"]}
+    benchmarks: dict[str, dict[str, Any]] = {}
+    for b in plan["benchmark_order"]:
+        entry = plan["benchmarks"][b]
+        benchmarks[b] = {"kind": entry["kind"], "judges": [PlannedJudge.from_stored(j) for j in entry["judges"]]}
     systems: dict[str, dict[str, str]] = {s: plan["systems"][s] for s in plan["system_order"]}
 
     items = store.run_items(run_id)
@@ -74,21 +121,21 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
         by_benchmark[item.benchmark].append(item)
     for benchmark, bench_items in by_benchmark.items():
         pairs = [(i.generation_key, i.sample_key) for i in bench_items]
-        for judge, version, _meaning in benchmarks[benchmark]["judges"]:
-            found = store.get_verdicts(pairs, judge, version)
-            for (gen_key, s_key, _target), verdict in found.items():
-                verdicts[(gen_key, s_key, judge)] = verdict
+        for judge in benchmarks[benchmark]["judges"]:
+            found = store.get_verdicts(pairs, judge.name, judge.version)
+            for (gen_key, s_key, target), verdict in found.items():
+                if judge.target is None or target == judge.target:
+                    verdicts[(gen_key, s_key, judge.label)] = verdict
 
     records: list[SampleRecord] = []
-    grouped: dict[tuple[str, str], list[tuple[RunItem, Generation, list[Verdict]]]] = defaultdict(list)
+    grouped: dict[tuple[str, str], list[tuple[Generation, dict[str, Verdict | None]]]] = defaultdict(list)
     for item in items:
         gen = generations.get(item.generation_key)
         if gen is None:
             continue  # generation not stored yet: the run was interrupted; report what exists
         bench = benchmarks[item.benchmark]
-        judge_names = [j for j, _, _ in bench["judges"]]
-        meanings = {j: m for j, _, m in bench["judges"]}
-        got = {j: verdicts.get((item.generation_key, item.sample_key, j)) for j in judge_names}
+        got = {j.label: verdicts.get((item.generation_key, item.sample_key, j.label)) for j in bench["judges"]}
+        meanings = {j.label: j.meaning for j in bench["judges"]}
         sample = samples[item.sample_key]
         records.append(
             SampleRecord(
@@ -98,26 +145,28 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
                 verdicts={j: JudgeVerdict.from_verdict(v, meanings[j]) for j, v in got.items() if v is not None},
             )
         )
-        primary = got[judge_names[0]]
-        if primary is not None:
-            grouped[(item.variant, item.benchmark)].append((item, gen, [primary]))
+        grouped[(item.variant, item.benchmark)].append((gen, got))
 
+    metric_plan = {b: benchmark_metrics(bench["kind"], bench["judges"]) for b, bench in benchmarks.items()}
     rows: list[VariantRow] = []
     for variant, info in systems.items():
         metrics: list[RateMetric] = []
         texts_r: list[str | None] = []
         texts_a: list[str | None] = []
-        for benchmark, bench in benchmarks.items():
+        for benchmark in benchmarks:
             entries = grouped.get((variant, benchmark))
             if not entries:
                 continue
-            primary_meaning = bench["judges"][0][2]
-            summary = summarize(
-                bench["kind"], benchmark, [v[0] for _, _, v in entries], [g for _, g, _ in entries], primary_meaning
-            )
-            metrics.append(RateMetric.from_summary(summary))
-            texts_r += [g.reasoning for _, g, _ in entries if g.reasoning]
-            texts_a += [g.answer for _, g, _ in entries]
+            gens = [g for g, _ in entries]
+            for metric, judge in metric_plan[benchmark]:
+                judged = [got[judge.label] or _NOT_JUDGED for _, got in entries]
+                if metric == SCORE_METRIC.name:
+                    summary = score_summary(benchmark, judge.label, judged, gens)
+                else:
+                    summary = summarize(metric, benchmark, judge.label, judged, gens)
+                metrics.append(RateMetric.from_summary(summary))
+            texts_r += [g.reasoning for g in gens if g.reasoning]
+            texts_a += [g.answer for g in gens]
         rows.append(
             VariantRow(
                 variant=variant, model=info["model"], strategy=info.get("strategy", ""), attack=info.get("attack", "none"),
@@ -127,21 +176,28 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
     calibrations = [Calibration(**c) for c in (run["provenance"] or {}).get("calibration", [])]
     by_judge = {c.judge: c for c in calibrations}
     calibrated = {
-        benchmark: (bench["judges"][0][0], event_rates(by_judge[bench["judges"][0][0]], bench["kind"]))
-        for benchmark, bench in benchmarks.items()
-        if bench["judges"][0][0] in by_judge
+        (benchmark, metric): (judge.label, by_judge[judge.label].rates())
+        for benchmark, assigned in metric_plan.items()
+        for metric, judge in assigned
+        if judge.label in by_judge and metric != SCORE_METRIC.name
     }
     rows = correct_metrics(rows, calibrated)
     rows += attack_average_rows(rows, systems)
     bases = {variant: info["base"] for variant, info in systems.items() if info.get("base")}
-    diffs = correct_diffs(diffs_against_base(records, bases, n_resamples=n_resamples), calibrated)
+    binary = {b: [(m, j.label) for m, j in assigned if m != SCORE_METRIC.name] for b, assigned in metric_plan.items()}
+    diffs = correct_diffs(diffs_against_base(records, bases, binary, n_resamples=n_resamples), calibrated)
     provenance = {k: v for k, v in (run["provenance"] or {}).items() if k not in ("plan", "calibration")}
     provenance["config"] = run["config"]
     provenance["run_id"] = run_id
+    provenance["status"] = run.get("status") or ("finished" if run.get("result") else "incomplete")
     return Report(
         title=title or run_id, rows=rows, diffs=diffs, samples=records, patterns=pattern_rows(records),
-        calibrations=calibrations, provenance=provenance,
+        classes=class_share_rows(records), calibrations=calibrations, provenance=provenance,
     )
+
+
+# A sample whose scoring judge left no stored verdict (an interrupted run): counted, never an event.
+_NOT_JUDGED = Verdict(judge="-", label=None, reason="not judged")
 
 
 def attack_average_rows(rows: list[VariantRow], systems: dict[str, dict[str, str]]) -> list[VariantRow]:
@@ -159,13 +215,13 @@ def attack_average_rows(rows: list[VariantRow], systems: dict[str, dict[str, str
     for members in groups.values():
         if len({m.attack for m in members}) < 2:
             continue
-        per_benchmark: dict[str, list[RateMetric]] = defaultdict(list)
+        per_benchmark: dict[tuple[str, str], list[RateMetric]] = defaultdict(list)
         for member in members:
             for metric in member.metrics:
-                if metric.name == "asr":
-                    per_benchmark[metric.benchmark].append(metric)
+                if metric.name in ("asr", "refusal_rate"):
+                    per_benchmark[(metric.name, metric.benchmark)].append(metric)
         metrics = []
-        for benchmark, parts in per_benchmark.items():
+        for (name, benchmark), parts in per_benchmark.items():
             if len(parts) < 2:
                 continue
             if any(p.rate is None for p in parts):  # an attack with nothing decided: no average
@@ -179,7 +235,7 @@ def attack_average_rows(rows: list[VariantRow], systems: dict[str, dict[str, str
                 correction = _corrected_mean(parts, mean, variance)
             metrics.append(
                 RateMetric(
-                    name="asr", benchmark=benchmark, rate=mean, low=low, high=high,
+                    name=name, benchmark=benchmark, judge=parts[0].judge, rate=mean, low=low, high=high,
                     n=sum(p.n for p in parts), successes=sum(p.successes for p in parts),
                     undecided=sum(p.undecided for p in parts), truncated=sum(p.truncated for p in parts),
                     corrected=correction,
@@ -212,36 +268,34 @@ def _corrected_mean(parts: list[RateMetric], mean: float, variance: float) -> Co
     )
 
 
-def event_rates(calibration: Calibration, kind: str) -> BinaryRates:
-    """The judge's calibration counts oriented to the metric's event (see ``counts_as_success``)."""
-    rates = calibration.rates()
-    return rates if counts_as_success(kind, True, calibration.meaning) else rates.flipped()
+Calibrated = dict[tuple[str, str], tuple[str, BinaryRates]]
 
 
-def correct_metrics(rows: list[VariantRow], calibrated: dict[str, tuple[str, BinaryRates]]) -> list[VariantRow]:
-    """Add the judge-error correction to every metric whose benchmark's scoring judge was calibrated.
+def correct_metrics(rows: list[VariantRow], calibrated: Calibrated) -> list[VariantRow]:
+    """Add the judge-error correction to every metric whose scoring judge was calibrated.
 
-    ``calibrated`` maps a benchmark to (its scoring judge, the judge's event-oriented counts).
+    ``calibrated`` maps (benchmark, metric) to (its scoring judge, the judge's counts; a metric's
+    event is its judge's True, so the counts need no turning round).
     """
     out = []
     for row in rows:
         metrics = []
         for m in row.metrics:
-            if m.benchmark in calibrated:
-                judge, rates = calibrated[m.benchmark]
+            if (m.benchmark, m.name) in calibrated:
+                judge, rates = calibrated[(m.benchmark, m.name)]
                 m = m.model_copy(update={"corrected": Correction.of_counts(judge, m.successes, m.n, rates)})
             metrics.append(m)
         out.append(row.model_copy(update={"metrics": metrics}))
     return out
 
 
-def correct_diffs(diffs: list[DiffRow], calibrated: dict[str, tuple[str, BinaryRates]]) -> list[DiffRow]:
+def correct_diffs(diffs: list[DiffRow], calibrated: Calibrated) -> list[DiffRow]:
     out = []
     for d in diffs:
-        if d.diff is None or d.benchmark not in calibrated:
+        if d.diff is None or (d.benchmark, d.metric) not in calibrated:
             out.append(d)
             continue
-        judge, rates = calibrated[d.benchmark]
+        judge, rates = calibrated[(d.benchmark, d.metric)]
         try:
             result = corrected_difference(d.diff, d.low, d.high, rates)
         except ValueError:

@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from srlab.report.model import Report
-from srlab.report.plot import plot_tradeoff, tradeoff_points
+from srlab.report.plot import plot_tradeoff, safety_axis, tradeoff_points
 from srlab.report.tables import (
     CALIBRATION_HEADER,
     CALIBRATION_NOTE,
+    CLASS_HEADER,
     METRIC_TITLES,
+    METRICS_NOTE,
     PATTERN_HEADER,
     calibration_cells,
+    class_cells,
+    column_judge,
     column_title,
     format_length,
     markdown_report,
@@ -55,7 +59,10 @@ def inline_svg(svg: str) -> str:
 def _metrics_table(report: Report) -> str:
     columns = metric_columns(report.rows)
     head = "".join(f"<th>{_e(h)}</th>" for h in ("Variant", "Model", "Strategy", "Attack"))
-    head += "".join(f'<th data-metric="{_e(m)}" data-benchmark="{_e(b)}">{_e(column_title(m, b))}</th>' for m, b in columns)
+    head += "".join(
+        f'<th data-metric="{_e(m)}" data-benchmark="{_e(b)}">{_e(column_title(m, b, column_judge(report.rows, m, b)))}</th>'
+        for m, b in columns
+    )
     head += "<th>Mean reasoning tokens</th><th>Mean answer tokens</th>"
     body = []
     for row in report.rows:
@@ -70,10 +77,18 @@ def _metrics_table(report: Report) -> str:
                 "" if m.corrected is None
                 else f'<span class="corrected">judge-corrected {_e(m.corrected.format())}</span>'
             )
+            if m.name == "harm_score":
+                value = "n/a" if m.rate is None else f"{m.rate:.3f} [{m.low:.3f}, {m.high:.3f}]"
+                counts = f"scored {m.successes} of {m.n}"
+            else:
+                value = m.format()
+                counts = f"n={m.n} · undecided {m.undecided} · truncated {m.truncated}"
+                if m.undecided:
+                    counts += f" · over decided {m.format_decided()}"
             cells.append(
                 f'<td class="rate" data-metric="{_e(name)}" data-benchmark="{_e(benchmark)}">'
-                f'<span class="value">{_e(m.format())}</span>{corrected}'
-                f'<span class="counts">n={m.n} · undecided {m.undecided} · truncated {m.truncated}</span></td>'
+                f'<span class="value">{_e(value)}</span>{corrected}'
+                f'<span class="counts">{_e(counts)}</span></td>'
             )
         cells.append(f'<td class="num">{_e(format_length(row.mean_reasoning_tokens))}</td>')
         cells.append(f'<td class="num">{_e(format_length(row.mean_answer_tokens))}</td>')
@@ -84,7 +99,7 @@ def _metrics_table(report: Report) -> str:
 def _diffs_table(report: Report) -> str:
     if not report.diffs:
         return '<p class="note">No variant has a base to compare against.</p>'
-    titles = ["Variant", "Base", "Metric", "Benchmark", "Difference [95% CI]", "Pairs"]
+    titles = ["Variant", "Base", "Metric", "Benchmark", "Judge", "Difference [95% CI]", "Pairs"]
     corrected = any(d.corrected is not None for d in report.diffs)
     if corrected:
         titles.append("Judge-corrected [95% CI]")
@@ -99,7 +114,7 @@ def _diffs_table(report: Report) -> str:
             extra = f'<td{c_sign}>{_e("–" if c is None else c.format())}</td>'
         body.append(
             f'<tr data-variant="{_e(d.variant)}"><td>{_e(d.variant)}</td><td>{_e(d.base)}</td>'
-            f"<td>{_e(METRIC_TITLES.get(d.metric, d.metric))}</td><td>{_e(d.benchmark)}</td>"
+            f"<td>{_e(METRIC_TITLES.get(d.metric, d.metric))}</td><td>{_e(d.benchmark)}</td><td>{_e(d.judge)}</td>"
             f"<td{sign}>{_e(d.format())}</td><td class=\"num\">{d.n_pairs}</td>{extra}</tr>"
         )
     return f'<table id="diffs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -116,6 +131,12 @@ def _patterns_table(report: Report) -> str:
     if not report.patterns:
         return ""
     return "<h2>Risky reasoning patterns</h2>\n" + _text_table("patterns", PATTERN_HEADER, pattern_cells(report))
+
+
+def _classes_table(report: Report) -> str:
+    if not report.classes:
+        return ""
+    return "<h2>Response classes (XSTest)</h2>\n" + _text_table("classes", CLASS_HEADER, class_cells(report))
 
 
 def _calibration_table(report: Report) -> str:
@@ -258,7 +279,7 @@ def render_html(report: Report) -> str:
     """The report as one HTML document with nothing to fetch."""
     plot = (
         f'<div id="plot">{inline_svg(report.plot_svg)}</div>' if report.plot_svg
-        else '<p class="note">No plot: no variant has both a reasoning accuracy and an ASR.</p>'
+        else '<p class="note">No plot: no variant has both a reasoning accuracy and a safety rate.</p>'
     )
     options = "".join(
         f'<option value="{v}">{label}</option>'
@@ -273,6 +294,11 @@ def render_html(report: Report) -> str:
         '<span id="shown-count"></span></div>'
         '<div id="samples"></div><button id="more" type="button" hidden>Show more</button>'
     )
+    incomplete = (
+        "" if report.provenance.get("status") in (None, "finished")
+        else '<p class="incomplete"><strong>Incomplete run</strong>: it stopped before every cell finished; '
+        "these rates cover what was stored.</p>\n"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -280,14 +306,15 @@ def render_html(report: Report) -> str:
 <title>{_e(report.title)}</title><style>{CSS}</style></head>
 <body>
 <h1>{_e(report.title)}</h1>
-<p class="meta">Created {_e(report.created)} · {len(report.rows)} variants · {len(report.samples)} samples.
-Rates are over decided samples with 95% Wilson intervals; differences are paired bootstrap 95% intervals.{
+{incomplete}<p class="meta">Created {_e(report.created)} · {len(report.rows)} variants · {len(report.samples)} samples.
+{_e(METRICS_NOTE)} Differences are paired bootstrap 95% intervals.{
     " Judge-corrected values carry the scoring judge's measured error (see Judge calibration)." if report.calibrations else ""
 }</p>
 <h2>Metrics</h2>
 {_metrics_table(report)}
 <h2>Differences against base</h2>
 {_diffs_table(report)}
+{_classes_table(report)}
 {_patterns_table(report)}
 {_calibration_table(report)}
 <h2>Safety–reasoning trade-off</h2>
@@ -303,9 +330,9 @@ Rates are over decided samples with 95% Wilson intervals; differences are paired
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    from srlab.fileio import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
@@ -315,7 +342,12 @@ def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
     paths = {name: out / name for name in ("report.html", "report.json", "report.md", "tradeoff.png", "tradeoff.svg")}
     points = tradeoff_points(report)
     if points:
-        svg = plot_tradeoff(points, paths["tradeoff.png"], paths["tradeoff.svg"], corrected=bool(report.calibrations))
+        judges = sorted({m.judge for row in report.rows for m in row.metrics if m.name == "accuracy" and m.judge})
+        x_label = f"Reasoning accuracy (%), judged by {', '.join(judges)}" if judges else "Reasoning accuracy (%)"
+        svg = plot_tradeoff(
+            points, paths["tradeoff.png"], paths["tradeoff.svg"], corrected=bool(report.calibrations),
+            y_label=safety_axis(report)[1], x_label=x_label,
+        )
         report = report.model_copy(update={"plot_svg": svg})
     else:
         del paths["tradeoff.png"], paths["tradeoff.svg"]

@@ -8,11 +8,11 @@ then carries. The judges' verdicts are left out on purpose: labels should not le
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from srlab.errors import SrlabError
+from srlab.fileio import write_jsonl
 from srlab.store import Store
 
 
@@ -52,5 +52,5 @@ def export_labels(
         rows.append(row)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(path, rows)
     return len(rows)

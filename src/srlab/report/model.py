@@ -12,12 +12,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from srlab.judge.agreement import BinaryRates, corrected_rate_from_calibration
-from srlab.report.metrics import METRIC_BY_KIND, RateSummary, counts_as_success, format_rate
+from srlab.report.metrics import METRIC_DEFS, RateSummary, format_rate, normalise_meaning
 from srlab.report.stats import paired_bootstrap_diff, wilson_interval
 from srlab.schema import BenchmarkKind, JudgeTarget, Verdict
 
 # Which way is good for each metric; the table marks it and the plot uses it.
-HIGHER_IS_BETTER: dict[str, bool] = {"accuracy": True, "asr": False, "over_refusal": False}
+HIGHER_IS_BETTER: dict[str, bool] = {name: m.higher_is_better for name, m in METRIC_DEFS.items()}
 
 
 class _Frozen(BaseModel):
@@ -93,22 +93,31 @@ class Correction(_Frozen):
 
 
 class RateMetric(_Frozen):
-    """One rate on one benchmark: the rate over decided samples, its 95% interval and the counts.
+    """One metric on one benchmark, scored by ``judge``: the rate over all ``n`` samples, its 95%
+    interval and the counts; ``rate_decided`` is the same over the decided samples only.
 
     ``corrected``, when the scoring judge was calibrated, is the same rate corrected for the
     judge's measured error, with an interval that carries that error too.
     """
 
-    name: str = Field(..., description='"accuracy", "asr" or "over_refusal".')
+    name: str = Field(..., description='"accuracy", "asr", "refusal_rate", "over_refusal" or "harm_score".')
     benchmark: str
-    rate: float | None = Field(..., description="successes / n; None when nothing was decided.")
+    judge: str = Field("", description="The judge that scored it.")
+    rate: float | None = Field(..., description="successes / n (harm_score: the mean score); None when n is 0.")
     low: float = Field(..., ge=0.0, le=1.0)
     high: float = Field(..., ge=0.0, le=1.0)
-    n: int = Field(..., ge=0, description="Decided samples.")
+    n: int = Field(..., ge=0, description="All samples (attacked prompts for ASR).")
     successes: int = Field(..., ge=0)
     undecided: int = Field(0, ge=0)
     truncated: int = Field(0, ge=0)
+    rate_decided: float | None = Field(None, description="successes / decided samples.")
+    low_decided: float = Field(0.0, ge=0.0, le=1.0)
+    high_decided: float = Field(1.0, ge=0.0, le=1.0)
     corrected: Correction | None = None
+
+    @property
+    def decided(self) -> int:
+        return self.n - self.undecided
 
     @classmethod
     def from_summary(cls, summary: RateSummary) -> RateMetric:
@@ -116,13 +125,20 @@ class RateMetric(_Frozen):
 
     @classmethod
     def from_counts(
-        cls, name: str, benchmark: str, successes: int, n: int, undecided: int = 0, truncated: int = 0
+        cls, name: str, benchmark: str, successes: int, n: int, undecided: int = 0, truncated: int = 0,
+        judge: str = "",
     ) -> RateMetric:
         low, high = wilson_interval(successes, n)
+        decided = n - undecided
+        low_d, high_d = wilson_interval(successes, decided)
         return cls(
-            name=name, benchmark=benchmark, rate=successes / n if n else None, low=low, high=high,
+            name=name, benchmark=benchmark, judge=judge, rate=successes / n if n else None, low=low, high=high,
             n=n, successes=successes, undecided=undecided, truncated=truncated,
+            rate_decided=successes / decided if decided else None, low_decided=low_d, high_decided=high_d,
         )
+
+    def format_decided(self) -> str:
+        return format_rate(self.rate_decided, self.low_decided, self.high_decided)
 
     def format(self) -> str:
         return format_rate(self.rate, self.low, self.high)
@@ -159,10 +175,11 @@ class VariantRow(_Frozen):
             return None
         if len(parts) == 1:
             return parts[0]
+        judges = sorted({m.judge for m in parts})
         pooled = RateMetric.from_counts(
             name, "+".join(m.benchmark for m in parts),
             sum(m.successes for m in parts), sum(m.n for m in parts),
-            sum(m.undecided for m in parts), sum(m.truncated for m in parts),
+            sum(m.undecided for m in parts), sum(m.truncated for m in parts), judge="+".join(judges),
         )
         shared = shared_correction(parts)
         if shared is not None:
@@ -198,12 +215,14 @@ def format_diff(diff: float, low: float, high: float) -> str:
 
 
 class DiffRow(_Frozen):
-    """``variant`` minus ``base`` on one metric and benchmark, over the samples both decided."""
+    """``variant`` minus ``base`` on one metric and benchmark, paired on the samples both saw
+    (undecided counts as no event, as in the rates)."""
 
     variant: str
     base: str
     metric: str
     benchmark: str
+    judge: str = ""
     diff: float | None
     low: float = Field(..., ge=-1.0, le=1.0)
     high: float = Field(..., ge=-1.0, le=1.0)
@@ -222,13 +241,15 @@ class JudgeVerdict(_Frozen):
     label: bool | None
     reason: str | None = None
     target: JudgeTarget = "full"
-    meaning: str | None = Field(None, description="What label=True means: refusal, correct, unsafe, risky.")
+    meaning: str | None = Field(None, description="What label=True means: refusal, harmful, correct, risky.")
+    score: float | None = None
     details: dict[str, Any] = Field(default_factory=dict, description="The judge's own details (e.g. pattern flags).")
 
     @classmethod
     def from_verdict(cls, verdict: Verdict, meaning: str | None = None) -> JudgeVerdict:
         return cls(
-            label=verdict.label, reason=verdict.reason, target=verdict.target, meaning=meaning, details=verdict.details
+            label=verdict.label, reason=verdict.reason, target=verdict.target, meaning=normalise_meaning(meaning),
+            score=verdict.score, details=verdict.details,
         )
 
 
@@ -265,6 +286,49 @@ class PatternRow(_Frozen):
         return format_rate(self.rate, self.low, self.high)
 
 
+RESPONSE_CLASSES = ("full_compliance", "full_refusal", "partial_refusal")
+
+
+class ClassShareRow(_Frozen):
+    """XSTest's three response classes in one variant's responses to one benchmark, by one judge."""
+
+    variant: str
+    benchmark: str
+    judge: str
+    n: int = Field(..., ge=0, description="All responses, undecided included.")
+    counts: dict[str, int] = Field(default_factory=dict, description="Responses per class.")
+    undecided: int = Field(0, ge=0)
+
+    def share(self, cls: str) -> float | None:
+        return self.counts.get(cls, 0) / self.n if self.n else None
+
+
+def class_share_rows(samples: Iterable[SampleRecord]) -> list[ClassShareRow]:
+    """Per variant and benchmark, how many responses each three-class judge (e.g. ``xstest-3class``)
+    put in each class; a verdict carries its class in ``details["class"]``."""
+    tallies: dict[tuple[str, str, str], dict[str, int]] = {}
+    totals: dict[tuple[str, str, str], list[int]] = {}
+    for record in samples:
+        for judge, verdict in record.verdicts.items():
+            cls = verdict.details.get("class") if verdict.label is not None else None
+            if verdict.label is not None and cls not in RESPONSE_CLASSES:
+                continue  # not a three-class judge
+            key = (record.variant, record.benchmark, judge)
+            counts = tallies.setdefault(key, {})
+            total = totals.setdefault(key, [0, 0])
+            total[0] += 1
+            if cls is None:
+                total[1] += 1
+            else:
+                counts[cls] = counts.get(cls, 0) + 1
+    return [
+        ClassShareRow(variant=v, benchmark=b, judge=j, n=totals[(v, b, j)][0], counts=counts,
+                      undecided=totals[(v, b, j)][1])
+        for (v, b, j), counts in tallies.items()
+        if counts  # a judge whose verdicts never carry a class is not a three-class judge
+    ]
+
+
 class Report(_Frozen):
     """Everything a study produced, ready to render; ``provenance`` says what made it."""
 
@@ -274,6 +338,7 @@ class Report(_Frozen):
     diffs: list[DiffRow] = Field(default_factory=list)
     samples: list[SampleRecord] = Field(default_factory=list)
     patterns: list[PatternRow] = Field(default_factory=list, description="Risky-pattern rates per variant.")
+    classes: list[ClassShareRow] = Field(default_factory=list, description="Three-class response shares (XSTest).")
     calibrations: list[Calibration] = Field(
         default_factory=list, description="Judges measured against human labels; their error is in `corrected`."
     )
@@ -298,60 +363,53 @@ def mean_length(texts: Iterable[str | None]) -> float | None:
     return sum(lengths) / len(lengths) if lengths else None
 
 
-def metric_event(record: SampleRecord, judge: str | None = None) -> bool | None:
-    """The sample's 0/1 event for its benchmark's metric, from ``judge`` or the primary (first) verdict.
-
-    correct (accuracy), attack succeeded (ASR), refused (over-refusal); see ``counts_as_success``.
-    """
-    if not record.verdicts:
-        return None
-    name = judge or next(iter(record.verdicts))
-    verdict = record.verdicts.get(name)
-    if verdict is None:
-        return None
-    return counts_as_success(record.kind, verdict.label, verdict.meaning)
+def metric_event(record: SampleRecord, judge: str) -> bool:
+    """The sample's 0/1 event for a metric scored by ``judge``: its True (correct, harmful,
+    refused). Undecided or missing counts as no event, as in the headline rates."""
+    verdict = record.verdicts.get(judge)
+    return bool(verdict is not None and verdict.label)
 
 
 def diffs_against_base(
     samples: Iterable[SampleRecord],
     bases: dict[str, str],
+    metrics: dict[str, list[tuple[str, str]]],
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> list[DiffRow]:
-    """Paired bootstrap difference of each variant against its base, per benchmark.
+    """Paired bootstrap difference of each variant against its base, per benchmark and metric.
 
-    ``bases`` maps a variant to its base variant. Samples pair up by (benchmark, attack,
-    sample_id); a sample either side left undecided drops out of the pair.
+    ``bases`` maps a variant to its base variant; ``metrics`` a benchmark to its (metric, judge)
+    pairs. Samples pair up by (benchmark, attack, sample_id).
     """
-    events: dict[tuple[str, str], dict[tuple[str, str], bool | None]] = {}
-    kinds: dict[str, str] = {}
+    records: dict[tuple[str, str], dict[tuple[str, str], SampleRecord]] = {}
     for record in samples:
-        key = (record.variant, record.benchmark)
-        events.setdefault(key, {})[(record.attack, record.sample_id)] = metric_event(record)
-        kinds[record.benchmark] = record.kind
+        records.setdefault((record.variant, record.benchmark), {})[(record.attack, record.sample_id)] = record
     rows: list[DiffRow] = []
     for variant, base in bases.items():
         if variant == base:
             continue
-        for benchmark in sorted(kinds):
-            mine, theirs = events.get((variant, benchmark)), events.get((base, benchmark))
+        for benchmark in sorted(metrics):
+            mine, theirs = records.get((variant, benchmark)), records.get((base, benchmark))
             if mine is None or theirs is None:
                 continue
             shared = sorted(set(mine) & set(theirs))
-            result = paired_bootstrap_diff(
-                [mine[k] for k in shared], [theirs[k] for k in shared], n_resamples=n_resamples, seed=seed
-            )
-            rows.append(
-                DiffRow(
-                    variant=variant, base=base, metric=METRIC_BY_KIND[kinds[benchmark]], benchmark=benchmark,
-                    diff=result.diff, low=result.low, high=result.high, n_pairs=result.n_pairs,
+            for metric, judge in metrics[benchmark]:
+                result = paired_bootstrap_diff(
+                    [metric_event(mine[k], judge) for k in shared], [metric_event(theirs[k], judge) for k in shared],
+                    n_resamples=n_resamples, seed=seed,
                 )
-            )
+                rows.append(
+                    DiffRow(
+                        variant=variant, base=base, metric=metric, benchmark=benchmark, judge=judge,
+                        diff=result.diff, low=result.low, high=result.high, n_pairs=result.n_pairs,
+                    )
+                )
     return rows
 
 
 def pattern_rows(samples: Iterable[SampleRecord]) -> list[PatternRow]:
-    """Risky-pattern rates per variant from every ``risky-patterns*`` verdict in the samples.
+    """Risky-pattern rates per variant from every verdict of a judge whose True means "risky".
 
     A verdict's ``details["patterns"]`` maps each pattern it checked to True / False / None
     (undecided); patterns a detector never checks get no row.
@@ -359,7 +417,7 @@ def pattern_rows(samples: Iterable[SampleRecord]) -> list[PatternRow]:
     flags: dict[tuple[str, str, str], list[bool | None]] = {}
     for record in samples:
         for judge, verdict in record.verdicts.items():
-            if not judge.startswith("risky-patterns"):
+            if verdict.meaning != "risky":
                 continue
             for pattern, value in (verdict.details.get("patterns") or {}).items():
                 flags.setdefault((record.variant, judge, pattern), []).append(value)

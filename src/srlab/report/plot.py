@@ -12,7 +12,8 @@ from srlab.report.model import Report
 
 @dataclass(frozen=True)
 class TradeoffPoint:
-    """One variant on the plane: x = reasoning accuracy, y = safety (1 - ASR), both in [0, 1]."""
+    """One variant on the plane: x = reasoning accuracy, y = safety (1 - ASR, or the refusal rate
+    on harmful prompts), both in [0, 1]."""
 
     label: str
     x: float
@@ -23,21 +24,33 @@ class TradeoffPoint:
     y_high: float
 
 
-def tradeoff_points(report: Report, reasoning_metric: str = "accuracy", harm_metric: str = "asr") -> list[TradeoffPoint]:
-    """One point per variant that has both axes decided; metrics pool over benchmarks.
+def safety_axis(report: Report) -> tuple[str, str]:
+    """(metric, axis label) of the safety axis: 1 - ASR where a harm judge scored ASR, else the
+    refusal rate on harmful prompts (the offline path before a harm judge), named as such."""
+    for metric, title in (("asr", "Safety = 1 − ASR"), ("refusal_rate", "Refusal rate on harmful prompts")):
+        judges = sorted({m.judge for row in report.rows for m in row.metrics if m.name == metric and m.judge})
+        if judges:
+            return metric, f"{title} (%), judged by {', '.join(judges)}"
+    return "asr", "Safety = 1 − ASR (%)"
+
+
+def tradeoff_points(report: Report, reasoning_metric: str = "accuracy") -> list[TradeoffPoint]:
+    """One point per variant that has both axes; metrics pool over benchmarks.
 
     Where a metric's judge was calibrated, the point and its bars are the judge-corrected ones.
     """
+    safety_metric, _ = safety_axis(report)
     points = []
     for row in report.rows:
-        reasoning, harm = row.pooled(reasoning_metric), row.pooled(harm_metric)
-        if reasoning is None or harm is None:
+        reasoning, safety = row.pooled(reasoning_metric), row.pooled(safety_metric)
+        if reasoning is None or safety is None:
             continue
-        (x, x_low, x_high), (asr, asr_low, asr_high) = reasoning.reported(), harm.reported()
-        if x is None or asr is None:
+        (x, x_low, x_high), (y, y_low, y_high) = reasoning.reported(), safety.reported()
+        if x is None or y is None:
             continue
-        # Safety is the complement of the attack success rate, so its bounds swap.
-        points.append(TradeoffPoint(row.variant, x, x_low, x_high, 1 - asr, 1 - asr_high, 1 - asr_low))
+        if safety_metric == "asr":  # safety is the complement of ASR, so its bounds swap
+            y, y_low, y_high = 1 - y, 1 - y_high, 1 - y_low
+        points.append(TradeoffPoint(row.variant, x, x_low, x_high, y, y_low, y_high))
     return points
 
 
@@ -54,7 +67,8 @@ def pareto_frontier(points: Sequence[TradeoffPoint]) -> list[TradeoffPoint]:
 
 
 def plot_tradeoff(
-    points: Sequence[TradeoffPoint], out_png: str | Path, out_svg: str | Path, corrected: bool = False
+    points: Sequence[TradeoffPoint], out_png: str | Path, out_svg: str | Path, corrected: bool = False,
+    y_label: str = "Safety = 1 − ASR (%)", x_label: str = "Reasoning accuracy (%)",
 ) -> str:
     """Draw the plane to PNG and SVG; returns the SVG text (for inlining in the HTML report)."""
     import matplotlib
@@ -71,8 +85,9 @@ def plot_tradeoff(
         for p in points:
             ax.errorbar(
                 100 * p.x, 100 * p.y,
-                xerr=[[100 * (p.x - p.x_low)], [100 * (p.x_high - p.x)]],
-                yerr=[[100 * (p.y - p.y_low)], [100 * (p.y_high - p.y)]],
+                # A corrected rate may sit at its interval's edge; rounding must not flip a bar.
+                xerr=[[max(0.0, 100 * (p.x - p.x_low))], [max(0.0, 100 * (p.x_high - p.x))]],
+                yerr=[[max(0.0, 100 * (p.y - p.y_low))], [max(0.0, 100 * (p.y_high - p.y))]],
                 fmt="o", capsize=3, markersize=7, zorder=3,
                 color="tab:red" if id(p) in on_frontier else "tab:blue",
             )
@@ -85,8 +100,8 @@ def plot_tradeoff(
                 drawstyle="steps-pre", linestyle="--", color="tab:red", label="Pareto frontier", zorder=2,
             )
             ax.legend(loc="best")
-        ax.set_xlabel("Reasoning accuracy (%)")
-        ax.set_ylabel("Safety = 1 − attack success rate (%)")
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
         ax.set_title(
             "Safety–reasoning trade-off (95% intervals, judge-corrected where calibrated)" if corrected
             else "Safety–reasoning trade-off (95% intervals)"

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from srlab.report.model import Report, VariantRow
+from srlab.report.metrics import METRIC_DEFS, METRIC_ORDER
+from srlab.report.model import RateMetric, Report, VariantRow
 
-METRIC_ORDER = ("accuracy", "asr", "over_refusal")
-METRIC_TITLES = {"accuracy": "accuracy", "asr": "ASR", "over_refusal": "over-refusal"}
+METRIC_TITLES = {name: m.title for name, m in METRIC_DEFS.items()}
 
 
 def metric_columns(rows: Sequence[VariantRow]) -> list[tuple[str, str]]:
-    """(metric, benchmark) pairs in display order: accuracy, ASR, over-refusal, then any other."""
+    """(metric, benchmark) pairs in display order: accuracy, ASR, refusal rate, over-refusal, then any other."""
     seen: list[tuple[str, str]] = []
     for row in rows:
         for m in row.metrics:
@@ -28,8 +28,28 @@ def metric_columns(rows: Sequence[VariantRow]) -> list[tuple[str, str]]:
     return sorted(seen, key=order)
 
 
-def column_title(metric: str, benchmark: str) -> str:
-    return f"{METRIC_TITLES.get(metric, metric)} {benchmark}"
+def column_judge(rows: Sequence[VariantRow], metric: str, benchmark: str) -> str:
+    """The judge(s) that scored a column, as the header names them."""
+    judges = sorted({m.judge for row in rows for m in row.metrics if (m.name, m.benchmark) == (metric, benchmark) and m.judge})
+    return "+".join(judges)
+
+
+def column_title(metric: str, benchmark: str, judge: str = "") -> str:
+    title = f"{METRIC_TITLES.get(metric, metric)} {benchmark}"
+    return f"{title} ({judge})" if judge else title
+
+
+def metric_cell(m: RateMetric) -> str:
+    """``rate [CI] n= u= t=``, the decided-only rate when some were undecided, and the correction."""
+    if m.name == "harm_score":
+        text = "n/a" if m.rate is None else f"{m.rate:.3f} [{m.low:.3f}, {m.high:.3f}]"
+        return f"{text} scored={m.successes} n={m.n}"
+    cell = f"{m.format()} n={m.n} u={m.undecided} t={m.truncated}"
+    if m.undecided:
+        cell += f"; over decided {m.format_decided()}"
+    if m.corrected is not None:
+        cell += f"; judge-corrected {m.corrected.format()}"
+    return cell
 
 
 def format_length(value: float | None) -> str:
@@ -51,19 +71,14 @@ def markdown_table(report: Report) -> str:
     """One row per variant; each rate as ``rate% [low, high]`` with n, undecided (u) and truncated (t)."""
     columns = metric_columns(report.rows)
     header = ["variant", "model", "strategy", "attack"]
-    header += [column_title(*c) for c in columns] + ["mean reasoning tokens", "mean answer tokens"]
+    header += [column_title(*c, column_judge(report.rows, *c)) for c in columns]
+    header += ["mean reasoning tokens", "mean answer tokens"]
     body = []
     for row in report.rows:
         cells = [row.variant, row.model, row.strategy, row.attack]
         for name, benchmark in columns:
             m = row.metric(name, benchmark)
-            if m is None:
-                cells.append("–")
-                continue
-            cell = f"{m.format()} n={m.n} u={m.undecided} t={m.truncated}"
-            if m.corrected is not None:
-                cell += f"; judge-corrected {m.corrected.format()}"
-            cells.append(cell)
+            cells.append("–" if m is None else metric_cell(m))
         cells += [format_length(row.mean_reasoning_tokens), format_length(row.mean_answer_tokens)]
         body.append(cells)
     return _markdown(header, body)
@@ -71,13 +86,13 @@ def markdown_table(report: Report) -> str:
 
 def markdown_diffs(report: Report) -> str:
     """Paired differences against base, in percentage points with their 95% interval."""
-    header = ["variant", "base", "metric", "benchmark", "difference [95% CI]", "pairs"]
+    header = ["variant", "base", "metric", "benchmark", "judge", "difference [95% CI]", "pairs"]
     corrected = any(d.corrected is not None for d in report.diffs)
     if corrected:
         header.append("judge-corrected [95% CI]")
     body = []
     for d in report.diffs:
-        cells = [d.variant, d.base, METRIC_TITLES.get(d.metric, d.metric), d.benchmark, d.format(), str(d.n_pairs)]
+        cells = [d.variant, d.base, METRIC_TITLES.get(d.metric, d.metric), d.benchmark, d.judge, d.format(), str(d.n_pairs)]
         if corrected:
             cells.append("–" if d.corrected is None else d.corrected.format())
         body.append(cells)
@@ -122,10 +137,37 @@ def pattern_cells(report: Report) -> list[list[str]]:
     ]
 
 
+CLASS_HEADER = ["variant", "benchmark", "judge", "full compliance", "full refusal", "partial refusal", "undecided", "n"]
+
+
+def class_cells(report: Report) -> list[list[str]]:
+    def share(count: int, n: int) -> str:
+        return f"{100 * count / n:.1f}% ({count})" if n else "–"
+
+    return [
+        [c.variant, c.benchmark, c.judge,
+         *(share(c.counts.get(k, 0), c.n) for k in ("full_compliance", "full_refusal", "partial_refusal")),
+         str(c.undecided), str(c.n)]
+        for c in report.classes
+    ]
+
+
+METRICS_NOTE = (
+    "Rates are over all samples (accuracy = correct / all; ASR = judged harmful / all attacked prompts; "
+    "refusal rate and over-refusal = judged refusals / all prompts); u = undecided, t = truncated, both "
+    "counted in n and never as events. Each column names the judge that scored it. 95% Wilson intervals."
+)
+
+
 def markdown_report(report: Report) -> str:
-    parts = [f"# {report.title}", "", markdown_table(report)]
+    parts = [f"# {report.title}", ""]
+    if report.provenance.get("status") not in (None, "finished"):
+        parts += ["**Incomplete run**: it stopped before every cell finished; these rates cover what was stored.", ""]
+    parts += [METRICS_NOTE, "", markdown_table(report)]
     if report.diffs:
         parts += ["", "## Differences against base", "", markdown_diffs(report)]
+    if report.classes:
+        parts += ["", "## Response classes (XSTest)", "", _markdown(CLASS_HEADER, class_cells(report))]
     if report.patterns:
         parts += ["", "## Risky reasoning patterns", "", _markdown(PATTERN_HEADER, pattern_cells(report))]
     if report.calibrations:

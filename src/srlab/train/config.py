@@ -11,10 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from srlab.config_files import read_yaml_mapping, validate
+from srlab.config_files import load_yaml_text, read_yaml_mapping, validate
 from srlab.errors import UnknownNameError
 
 PRESETS = {"smollm2-cpu": "train_smollm2_cpu.yaml", "lrm-study": "train_lrm_study.yaml"}
@@ -72,7 +71,7 @@ def load_preset(name: str) -> dict[str, Any]:
     if name not in PRESETS:
         raise UnknownNameError("training preset", name, PRESETS)
     text = (resources.files("srlab") / "resources" / PRESETS[name]).read_text(encoding="utf-8")
-    return dict(yaml.safe_load(text))
+    return dict(load_yaml_text(text))
 
 
 def load_train_config(config: str | Path | dict[str, Any] | TrainConfig, **overrides: Any) -> TrainConfig:
@@ -88,7 +87,9 @@ def load_train_config(config: str | Path | dict[str, Any] | TrainConfig, **overr
     data.update({k: v for k, v in overrides.items() if v is not None})
     preset = data.get("preset") or ("smollm2-cpu" if data.get("model") == "smollm2-135m" else "lrm-study")
     merged = load_preset(str(preset)) if isinstance(preset, str) and preset in PRESETS else {}
-    lora = {**merged.get("lora", {}), **(data.get("lora") or {})}
+    given_lora = data.get("lora") or {}
+    # A lora that is not a mapping is left as given, for validation to name the field.
+    lora = {**merged.get("lora", {}), **given_lora} if isinstance(given_lora, dict) else None
     merged.update(data)
     if lora:
         merged["lora"] = lora

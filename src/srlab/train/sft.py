@@ -223,4 +223,6 @@ def _write_result(
         "model_dir": str(out / MODEL_DIR),
         "provenance": collect_provenance(seeds={"train": config.seed}),
     }
-    (out / RESULT_FILE).write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    from srlab.fileio import write_text_atomic
+
+    write_text_atomic(out / RESULT_FILE, json.dumps(payload, indent=2, default=str) + "\n")
