@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from srlab.judge.agreement import CORRECTION_METHODS, corrected_rate
+from srlab.report.correction import CORRECTION_METHODS, corrected_rate
 
 # (true rate, sensitivity, specificity, items judged, labelled items per class)
 SCENARIOS = [

@@ -303,7 +303,12 @@ def test_pair_end_to_end_with_smollm2(smollm2: ModelBackend, advbench: list[Samp
     assert attacked[0].id == "advbench50-00::pair::best"
     assert 1 <= info["queries"] <= 2 and len(info["trajectory"]) == info["queries"]
     assert 1 <= info["best_rating"] <= 10
-    assert info["eval_label"] in (True, False, None)
+    # The evaluation verdict is the refusal judge's on the target's reply to the best prompt.
+    [best_reply] = smollm2.generate([GenerationRequest(
+        messages=[{"role": "user", "content": attacked[0].user_text()}], decoding=config.target_decoding,
+    )])
+    expected = get_judge("refusal").judge(attacked[0], best_reply)
+    assert (info["eval_label"], info["eval_reason"]) == (expected.label, expected.reason)
     assert calls["attacker"] >= info["queries"]  # retries add calls
     # A round that repeats an earlier (prompt, response) pair is a cache hit, not a new call.
     assert 1 <= calls["judge"] <= info["queries"] and 1 <= calls["target"] <= info["queries"]

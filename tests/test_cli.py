@@ -59,6 +59,7 @@ def test_eval_missing_data_says_how_to_point_at_it(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "empty").mkdir()  # a data directory without the benchmark's files
     code, _, err = _run(
         capsys, "eval", "--model", "smollm2-135m", "--benchmarks", "xstest", "--limit", "1",
         "--data-dir", str(tmp_path / "empty"), "--store", str(tmp_path / "s.sqlite"),
@@ -67,6 +68,10 @@ def test_eval_missing_data_says_how_to_point_at_it(
     assert "SRLAB_DATA_DIR" in err and "xstest" in err
     # the data is checked before a model or the store is touched: nothing half-written stays
     assert not (tmp_path / "s.sqlite").exists()
+    # A data directory that does not exist is named before anything else is looked at.
+    code, _, err = _run(capsys, "eval", "--model", "smollm2-135m", "--benchmarks", "xstest", "--data-dir",
+                        str(tmp_path / "nowhere"), "--store", str(tmp_path / "s.sqlite"))
+    assert code == 2 and "nowhere is not a directory" in err
 
 
 def test_judge_unknown_name(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -134,7 +139,9 @@ def test_eval_reports_refusal_rate_per_attack(
     # The refusal judge was measured on the 200 labelled responses, and each rate it scored
     # carries a correction once anything was decided.
     (calibration,) = result["calibrations"]
-    assert calibration["judge"] == "refusal" and calibration["tp"] + calibration["fp"] + calibration["fn"] + calibration["tn"] == 200
+    decided = calibration["tp"] + calibration["fp"] + calibration["fn"] + calibration["tn"]
+    # The learned refusal judge holds borderline items back (its uncertain band): counted apart.
+    assert calibration["judge"] == "refusal" and decided + calibration["judge_undecided"] == 200
     metrics = [(row["attack"], m) for row in result["rows"] if row["attack"] != "all" for m in row["metrics"]]
     # Only the calibrated judge's rates carry a correction.
     assert metrics and all((m["corrected"] is not None) == (m["judge"] == "refusal") for _, m in metrics)

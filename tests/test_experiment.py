@@ -36,7 +36,7 @@ BASE = {
         ({"decoding": {"max_new_tokens": 0}}, "decoding.max_new_tokens: Input should be greater than or equal to 1"),
         ({"decodng": {}}, "decodng: Extra inputs are not permitted"),
         ({"variants": [{"name": "base"}, {"name": "sft", "mixture": "m.yaml"}]}, "variants.1: Value error, a trained variant needs both"),
-        ({"models": [{"name": "m", "backend": "tpu"}]}, "models.0.backend: Input should be"),
+        ({"models": [{"name": "m", "backend": "tpu"}]}, "models.0.backend: Value error, unknown backend 'tpu'; valid: auto, hf"),
         ({"strategies": [{"name": "cot", "k": -1}]}, "strategies.0.k: Input should be greater than or equal to 0"),
         ({"variants": [{"name": "sft", "mixture": "m.yaml", "train": "t.yaml"}]}, "untrained 'base' entry"),
     ],
@@ -59,10 +59,10 @@ def test_validation_errors_name_the_field_path(tmp_path: Path, patch: dict, expe
         ({"attacks": ["none", "telepathy"]}, "attacks.1.name: unknown attack 'telepathy'"),
         ({"limits": {"mmlu": 3}}, "limits.mmlu: not one of the experiment's benchmarks"),
         ({"extra_judges": {"harmful": ["refusal", "oracle"]}}, "extra_judges.harmful.1.name: unknown judge 'oracle'"),
-        ({"attacks": [{"name": "pair", "attacker": {"name": "smollm2-135m"}}]}, "attacks.0.judge: attack 'pair' needs a model for its judge role"),
+        ({"attacks": [{"name": "pair", "attacker": {"name": "smollm2-135m"}}]}, "attacks.0.models.judge: attack 'pair' needs a model for its judge role"),
         ({"calibration": {"oracle": {"labels": "l.jsonl"}}}, "calibration.oracle: judge 'oracle' scores none of the benchmarks' metrics"),
         ({"calibration": {"llama-guard": {"labels": "l.jsonl"}}},
-         "calibration.llama-guard: judge 'llama-guard' scores none of the benchmarks' metrics (those judges: gsm8k-answer, refusal)"),
+         "calibration.llama-guard: judge 'llama-guard' scores none of the benchmarks' metrics (those judges: gsm8k-answer, harm, refusal)"),
     ],
 )
 def test_unknown_names_fail_at_planning_with_their_path(tmp_path: Path, patch: dict, expected: str) -> None:

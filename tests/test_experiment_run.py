@@ -11,7 +11,7 @@ import yaml
 
 from srlab.experiment.config import load_experiment
 from srlab.experiment.runner import run_experiment
-from srlab.judge.agreement import corrected_difference, rogan_gladen
+from srlab.report.correction import corrected_difference, rogan_gladen
 from srlab.report.model import Report
 from srlab.report.plot import tradeoff_points
 from srlab.store import Store

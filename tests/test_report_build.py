@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from srlab.judge.agreement import BinaryRates, corrected_difference, corrected_rate_from_calibration
+from srlab.judge.agreement import BinaryRates
 from srlab.report.build import PlannedJudge, build_report, run_plan_block
+from srlab.report.correction import corrected_difference, corrected_rate_from_calibration
 from srlab.report.html import write_report
 from srlab.schema import Generation, GenerationRequest, Sample, Verdict
 from srlab.store import RunItem, Store, sample_key

@@ -20,7 +20,7 @@ from srlab.errors import UnknownNameError
 from srlab.registry import Registry
 
 # Entries are zero-argument factories: a class, or a function returning a configured instance.
-BENCHMARKS: Registry[Callable[[], Benchmark]] = Registry("benchmark")
+BENCHMARKS: Registry[Callable[[], Benchmark]] = Registry("benchmark", group="srlab.benchmarks")
 
 for _cls in (*BUILTIN_BENCHMARKS, *MATH_BENCHMARKS):
     BENCHMARKS.register(_cls.name, _cls)

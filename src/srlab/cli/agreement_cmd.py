@@ -24,8 +24,8 @@ from typing import Any
 
 from srlab.cli.options import add_model_options, model_spec_from_args, split_names
 from srlab.errors import SrlabError
-from srlab.judge.agreement import CORRECTION_METHODS
 from srlab.judge.labels import LABEL_SOURCES, label_source, read_labelled
+from srlab.report.correction import CORRECTION_METHODS
 from srlab.schema import Generation, Sample, Verdict
 
 
@@ -113,9 +113,6 @@ def read_run(store_path: str, run_id: str) -> list[tuple[str, Sample, Generation
 
 
 # Offline judges that read the answer, the trace or both as asked.
-TARGETED_JUDGES = ("refusal", "refusal-scorecard", "harm")
-
-
 def label_field_for(args: argparse.Namespace, judges: dict[str, Any]) -> str:
     """``--label-field``, else the source's label for what the first judge's True means."""
     if args.label_field:
@@ -123,7 +120,7 @@ def label_field_for(args: argparse.Namespace, judges: dict[str, Any]) -> str:
     if not args.source:
         return "label"
     source = label_source(args.source)
-    meaning = type(next(iter(judges.values()))).label_meaning
+    meaning = next(iter(judges.values())).label_meaning
     if meaning not in source.defaults:
         raise SrlabError(f"source {args.source!r} has no {meaning!r} label; give --label-field (one of "
                          f"{', '.join(sorted(source.labels))})")
@@ -131,26 +128,14 @@ def label_field_for(args: argparse.Namespace, judges: dict[str, Any]) -> str:
 
 
 def build_judges(names: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    from srlab.judge import JUDGES, get_judge
-    from srlab.judge.llm_base import LLMJudge
+    """The judges by name, built as the runner builds them, each reading ``--target`` where it can;
+    LLM judges use ``--judge-model``."""
+    from srlab.judge.factory import JudgeFactory, with_target
+    from srlab.judge.spec import JudgeSpec
 
-    judges = {}
-    backend = None
-    for name in names:
-        judge_cls = JUDGES.get(name)  # unknown names fail here, listing the valid ones
-        kwargs: dict[str, Any] = {}
-        if isinstance(judge_cls, type) and issubclass(judge_cls, LLMJudge):
-            if args.judge_model:
-                if backend is None:  # one model shared by every LLM judge
-                    from srlab.models import load_backend
-
-                    backend = load_backend(model_spec_from_args(args, args.judge_model))
-                kwargs["backend"] = backend
-            kwargs["target"] = args.target
-        elif name in TARGETED_JUDGES:
-            kwargs["target"] = args.target
-        judges[name] = get_judge(name, **kwargs)
-    return judges
+    judge_model = model_spec_from_args(args, args.judge_model) if args.judge_model else None
+    factory = JudgeFactory(judge_model=judge_model)
+    return {name: factory.build(with_target(JudgeSpec(name=name), args.target)) for name in names}
 
 
 def judge_all(judges: dict[str, Any], items: list[tuple[Sample, Generation]]) -> dict[str, list[Verdict]]:
@@ -163,7 +148,8 @@ def judge_all(judges: dict[str, Any], items: list[tuple[Sample, Generation]]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from srlab.judge.agreement import compare, corrected_rate_from_calibration, format_agreement
+    from srlab.judge.agreement import compare, format_agreement
+    from srlab.report.correction import corrected_rate_from_calibration
 
     names = split_names(args.judges)
     if not names:

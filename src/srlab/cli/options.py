@@ -10,7 +10,9 @@ from srlab.schema import DecodingConfig
 
 def add_model_options(parser: argparse.ArgumentParser, flag: str = "--model", required: bool = True) -> None:
     parser.add_argument(flag, required=required, help="smollm2-135m, a HF hub id, a local folder, or a served model name")
-    parser.add_argument("--backend", default="auto", choices=["auto", "hf", "openai", "vllm"])
+    parser.add_argument(
+        "--backend", default="auto", help="auto (openai with --base-url, else hf), or a registered backend: hf, openai, vllm, ..."
+    )
     parser.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (selects the openai backend)")
     parser.add_argument(
         "--api-key-env", default=None, help="environment variable holding the API key (default: OPENAI_API_KEY)"

@@ -8,7 +8,6 @@ cannot decide keeps nothing by default: an undecided answer is not evidence of a
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from srlab.data.records import TrainingRecord
 from srlab.errors import SrlabError
 from srlab.judge.base import Judge
-from srlab.judge.factory import JudgeFactory
+from srlab.judge.factory import JudgeFactory, with_target
 from srlab.judge.spec import JudgeSpec
 from srlab.models.base import ModelSpec
 from srlab.schema import Generation, Sample
@@ -45,19 +44,10 @@ class FilterConfig(BaseModel):
 
     def specs(self) -> dict[str, JudgeSpec]:
         """The filter's judges by role, each reading its own part unless the spec says otherwise."""
-        out = {"answer": _with_target(self.answer_judge, "answer")}
+        out = {"answer": with_target(self.answer_judge, "answer")}
         if self.reasoning_judge is not None:
-            out["reasoning"] = _with_target(self.reasoning_judge, "reasoning")
+            out["reasoning"] = with_target(self.reasoning_judge, "reasoning")
         return out
-
-
-def _with_target(spec: JudgeSpec, target: str) -> JudgeSpec:
-    if spec.target is not None or spec.of:
-        return spec
-    from srlab.judge.factory import judge_class
-
-    accepts = "target" in inspect.signature(judge_class(spec.name).__init__).parameters
-    return spec.model_copy(update={"target": target}) if accepts else spec
 
 
 def filter_judge_versions(config: FilterConfig) -> dict[str, str]:

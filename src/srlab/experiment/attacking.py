@@ -18,8 +18,7 @@ def apply_attack(
     store: Store,
     target: ModelBackend,
     helpers: dict[str, ModelBackend],
-    attacker: ModelSpec | None = None,
-    judge: ModelSpec | None = None,
+    models: dict[str, ModelSpec] | None = None,
     options: dict[str, Any] | None = None,
     seed: int = 0,
     data_dir: Path | None = None,
@@ -33,15 +32,14 @@ def apply_attack(
         return samples
     from srlab.generate.attacks import ATTACKS, build_attack
 
-    models: dict[str, ModelBackend] = {"target": target}
-    for role, spec in (("attacker", attacker), ("judge", judge)):
-        if spec is not None:
-            key = spec.model_dump_json()
-            if key not in helpers:
-                helpers[key] = load_backend(spec)
-            models[role] = helpers[key]
+    backends: dict[str, ModelBackend] = {"target": target}
+    for role, spec in (models or {}).items():
+        key = spec.model_dump_json()
+        if key not in helpers:
+            helpers[key] = load_backend(spec)
+        backends[role] = helpers[key]
     # Run-wide defaults, offered only to attacks whose constructor takes them.
     accepted = inspect.signature(ATTACKS.get(name)).parameters
     defaults = {"seed": seed, "data_dir": data_dir}
     kwargs = {k: v for k, v in defaults.items() if k in accepted} | (options or {})
-    return build_attack(name, models=models, store=store, **kwargs).attack(samples)
+    return build_attack(name, models=backends, store=store, **kwargs).attack(samples)

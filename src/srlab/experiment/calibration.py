@@ -48,7 +48,8 @@ def load_calibration_sets(
             raise SrlabError(f"calibration.{name}.labels: no file {path}")
         try:
             sets[name] = read_labelled(
-                _display_path(path), entry.label_field, positive=entry.positive, where=entry.where, data_dir=data_dir
+                _display_path(path), entry.label_field, positive=entry.positive, negative=entry.negative,
+                where=entry.where, data_dir=data_dir, source=entry.source,
             )
         except DataFormatError as exc:
             raise SrlabError(f"calibration.{name}: {exc}") from exc

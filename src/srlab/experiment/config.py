@@ -77,15 +77,21 @@ class StrategyEntry(_Strict):
 class AttackEntry(_Strict):
     """An attack on the harmful benchmarks, with the models it calls and its own options.
 
-    PAIR's target is always the model under evaluation; ``attacker`` and ``judge`` are any
-    backend (SmolLM2 stands in offline).
+    ``models`` gives a model per role the attack declares (``attacker``, ``judge``; the
+    ``target`` is always the model under evaluation); ``attacker`` and ``judge`` are shorthand
+    for those two roles. Any backend works (SmolLM2 stands in offline).
     """
 
     name: str
     label: str | None = Field(None, description="Row name in the report; default: the attack name.")
+    models: dict[str, ModelSpec] = Field(default_factory=dict, description="Model per role, e.g. attacker: {...}.")
     attacker: ModelSpec | None = None
     judge: ModelSpec | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="Passed to the attack's constructor.")
+
+    def role_models(self) -> dict[str, ModelSpec]:
+        shorthand = {role: spec for role, spec in (("attacker", self.attacker), ("judge", self.judge)) if spec}
+        return {**shorthand, **self.models}
 
     @property
     def display(self) -> str:

@@ -64,10 +64,10 @@ def _attack_names() -> list[str]:
     return ATTACKS.names()
 
 
-def _attack_roles(name: str) -> tuple[str, ...]:
-    from srlab.generate.attacks import MODEL_ROLES
+def _attack_roles(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    from srlab.generate.attacks import model_roles
 
-    return MODEL_ROLES.get(name, ())
+    return model_roles(name)
 
 
 def check_names(config: ExperimentConfig) -> None:
@@ -95,9 +95,17 @@ def check_names(config: ExperimentConfig) -> None:
         if entry.name not in attacks:
             problems.append(f"attacks.{i}.name: unknown attack {entry.name!r}; valid: {', '.join(attacks)}")
             continue
-        for role in _attack_roles(entry.name):
-            if role != "target" and getattr(entry, role) is None and not (entry.name == "pap" and role == "attacker"):
-                problems.append(f"attacks.{i}.{role}: attack {entry.name!r} needs a model for its {role} role")
+        roles, optional = _attack_roles(entry.name)
+        given = entry.role_models()
+        for role in roles:
+            if role != "target" and role not in given and role not in optional:
+                problems.append(f"attacks.{i}.models.{role}: attack {entry.name!r} needs a model for its {role} role")
+        for role in given:
+            if role not in roles:
+                problems.append(
+                    f"attacks.{i}.models.{role}: attack {entry.name!r} has no {role} role "
+                    f"(its roles: {', '.join(roles) or 'none'})"
+                )
     problems += calibration_problems(config.calibration, scoring)
     for name in config.limits:
         if name not in {n for _, n in config.benchmarks.all()}:

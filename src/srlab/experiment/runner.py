@@ -301,7 +301,7 @@ def _evaluate_cells(
                 entry = config.attack(cell.attack)
                 cell_samples = apply_attack(
                     entry.name, samples[cell.benchmark], store=store, target=backend, helpers=helpers,
-                    attacker=entry.attacker, judge=entry.judge, options=entry.options,
+                    models=entry.role_models(), options=entry.options,
                     seed=config.seed, data_dir=data_dir,
                 )
             strategy_entry = config.strategy(cell.strategy)

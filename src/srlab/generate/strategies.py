@@ -56,7 +56,7 @@ class PromptStrategy(ABC):
         """The chat messages sent to the model for this sample."""
 
 
-STRATEGIES: Registry[type[PromptStrategy]] = Registry("strategy")
+STRATEGIES: Registry[type[PromptStrategy]] = Registry("strategy", group="srlab.strategies", base=PromptStrategy)
 
 
 # --- implementations -----------------------------------------------------------------------

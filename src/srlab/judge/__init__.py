@@ -7,7 +7,7 @@ from typing import Any
 from srlab.judge.base import Judge
 from srlab.registry import Registry
 
-JUDGES: Registry[type[Judge]] = Registry("judge")
+JUDGES: Registry[type[Judge]] = Registry("judge", group="srlab.judges", base=Judge)
 JUDGES.register("gsm8k-answer", "srlab.judge.gsm8k_answer:GSM8KAnswerJudge")
 JUDGES.register("math-answer", "srlab.judge.math_answer:MathAnswerJudge")
 JUDGES.register("refusal", "srlab.judge.refusal:RefusalJudge")

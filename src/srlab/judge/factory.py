@@ -30,13 +30,23 @@ def is_llm_judge(name: str) -> bool:
     from srlab.judge.llm_base import LLMJudge
 
     cls = JUDGES.get(name)
-    return isinstance(cls, type) and issubclass(cls, LLMJudge)
+    return isinstance(cls, LLMJudge) or (isinstance(cls, type) and issubclass(cls, LLMJudge))
 
 
 def judge_params(cls: type[Judge]) -> list[str]:
     """The settings a judge takes as ``params`` (its constructor's keyword arguments)."""
     signature = inspect.signature(cls.__init__)
     return [p for p in signature.parameters if p not in _WIRED and not p.startswith("_")]
+
+
+def with_target(spec: JudgeSpec, target: str) -> JudgeSpec:
+    """``spec`` reading ``target``, unless it names its own or its judge reads a fixed part."""
+    if spec.target is not None or spec.of:
+        return spec
+    cls = JUDGES.get(spec.name)
+    if isinstance(cls, Judge) or "target" not in inspect.signature(cls.__init__).parameters:
+        return spec
+    return spec.model_copy(update={"target": target})
 
 
 def meaning_of(spec: JudgeSpec) -> str:
@@ -65,6 +75,9 @@ def spec_problems(spec: JudgeSpec, where: str, judge_model: ModelSpec | None) ->
         valid = ", ".join([*JUDGES.names(), *ENSEMBLE_RULES])
         return [f"{where}.name: unknown judge {spec.name!r}; valid: {valid}"]
     cls = JUDGES.get(spec.name)
+    if isinstance(cls, Judge):  # a ready instance (srlab.evaluate(judges=...)): used as it is
+        extra = [f for f in ("model", "target") if getattr(spec, f) is not None] + (["params"] if spec.params else [])
+        return [f"{where}.{f}: judge {spec.name!r} was given ready-made; set its {f} on the object" for f in extra]
     problems = []
     accepted = set(inspect.signature(cls.__init__).parameters)
     if spec.target is not None and "target" not in accepted:
@@ -110,6 +123,8 @@ class JudgeFactory:
         if spec.name in ENSEMBLE_RULES:
             return EnsembleJudge(spec.name, [self.build(m) for m in spec.of], [m.label for m in spec.of])
         cls = JUDGES.get(spec.name)
+        if isinstance(cls, Judge):
+            return cls
         kwargs: dict[str, Any] = dict(spec.params)
         if spec.target is not None:
             kwargs["target"] = spec.target

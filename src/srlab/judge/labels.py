@@ -185,6 +185,7 @@ class _ClassReader:
     negative: frozenset[str] | None
     renamed: set[str] = field(default_factory=set)
     implicit_negative: set[str] = field(default_factory=set)
+    matched_positive: set[str] = field(default_factory=set)
 
     def read(self, value: str, line: int, label_field: str) -> bool:
         name = _class_name(value)
@@ -192,6 +193,7 @@ class _ClassReader:
             self.renamed.add(value)
         assert self.positive is not None
         if name in self.positive:
+            self.matched_positive.add(name)
             return True
         if self.negative is not None:
             if name in self.negative:
@@ -352,8 +354,9 @@ def read_labelled(
     if label_field and all(label is None for label in labels):
         raise DataFormatError(path, None, f"every row's {label_field!r} is null: nothing to measure against")
     if reader is not None:
-        # Classes were read, yet none is positive: ``positive`` names classes this file lacks.
-        if reader.implicit_negative and not any(label is True for label in labels):
+        # Classes were read, yet none is positive: ``positive`` names classes this file lacks
+        # (booleans beside the classes do not make a misspelt class right).
+        if reader.implicit_negative and not reader.matched_positive:
             raise DataFormatError(
                 path, None,
                 f"no row's {label_field!r} is one of {sorted(positive or ())}; the file's classes: "

@@ -117,13 +117,13 @@ class LinearModel:
     bias: float
     calibration: tuple[float, float]
     meta: dict[str, Any]
+    fingerprint: str = ""  # sha256 of the weights file (first 16 hex digits): part of the judge's identity
 
-    def logits(self, pairs: Sequence[tuple[str, str]], extra: Sequence[dict[int, float]] | None = None) -> np.ndarray:
+    def logits(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Raw scores ``bias + w . x`` of (prompt, response) pairs."""
         out = np.empty(len(pairs), dtype=np.float64)
         for i, (prompt, response) in enumerate(pairs):
             features = featurize(prompt, response, self.groups, self.dim)
-            if extra is not None:
-                features.update(extra[i])
             if features:
                 index = np.fromiter(features.keys(), dtype=np.int64, count=len(features))
                 value = np.fromiter(features.values(), dtype=np.float64, count=len(features))
@@ -155,10 +155,12 @@ def save_model(path: str, model: LinearModel) -> None:
 
 
 def read_model(handle: Any) -> LinearModel:
+    import hashlib
     import io
     import zipfile
 
-    with zipfile.ZipFile(handle) as archive:
+    data = handle.read()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         weights = np.load(io.BytesIO(archive.read("weights.npy")), allow_pickle=False)
         meta = json.loads(archive.read("meta.json"))
     if meta.get("feature_version") != FEATURE_VERSION:
@@ -168,7 +170,7 @@ def read_model(handle: Any) -> LinearModel:
     return LinearModel(
         name=meta["name"], groups=tuple(meta["groups"]), dim=int(meta["dim"]), weights=weights.astype(np.float32),
         bias=float(meta["bias"]), calibration=(float(meta["calibration"][0]), float(meta["calibration"][1])),
-        meta={k: v for k, v in meta.items() if k not in core},
+        meta={k: v for k, v in meta.items() if k not in core}, fingerprint=hashlib.sha256(data).hexdigest()[:16],
     )
 
 

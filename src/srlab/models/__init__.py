@@ -6,8 +6,9 @@ from srlab.models.base import ModelBackend, ModelSpec, ProgressCallback
 from srlab.models.reasoning import make_generation, split_reasoning
 from srlab.registry import Registry
 
-BACKENDS: Registry[type[ModelBackend]] = Registry("backend")
+BACKENDS: Registry[type[ModelBackend]] = Registry("backend", group="srlab.backends", base=ModelBackend)
 BACKENDS.register("hf", "srlab.models.hf_backend:HFBackend")
+BACKENDS.register("llamacpp", "srlab.models.llamacpp_backend:LlamaCppBackend")
 BACKENDS.register("openai", "srlab.models.http_backend:OpenAIBackend")
 BACKENDS.register("vllm", "srlab.models.vllm_backend:VLLMBackend")
 

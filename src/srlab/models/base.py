@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,25 +21,37 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., description="smollm2-135m, a HF hub id, a local model folder, or the served model name.")
-    backend: Literal["auto", "hf", "openai", "vllm"] = Field(
-        "auto", description="auto: openai when base_url is set, else hf."
+    backend: str = Field(
+        "auto", description="auto (openai when base_url is set, else hf), or any registered backend: hf, openai, vllm, ..."
     )
     revision: str | None = Field(None, description="Hub revision (commit) to pin.")
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:0 ...")
     dtype: str = Field("auto", description="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16.")
-    batch_size: int = Field(16, ge=1, description="Requests per forward pass (hf, vllm); the openai backend uses max_concurrency.")
+    batch_size: int = Field(16, ge=1, description="Requests per forward pass (hf, vllm) or in flight at once (llamacpp); the openai backend uses max_concurrency.")
     max_concurrency: int = Field(8, ge=1, description="Concurrent HTTP requests (openai backend).")
     timeout_s: float = Field(
         120.0, gt=0, description="Deadline per request attempt, connect to last byte (openai backend)."
     )
     max_retries: int = Field(4, ge=0, description="Retries on 429/5xx/timeouts (openai backend).")
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM tensor parallelism.")
+    data_parallel_size: int = Field(
+        1, ge=1, description="vLLM data parallelism: N engine processes (vLLM data-parallel ranks), each of tensor_parallel_size GPUs."
+    )
     allow_insecure_key: bool = Field(
         False,
         description="Send the API key over plain http:// to a non-loopback host (openai backend).",
     )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from srlab.models import BACKENDS  # the registry, plugins included
+
+        if value != "auto" and value not in BACKENDS:
+            raise ValueError(f"unknown backend {value!r}; valid: auto, {', '.join(BACKENDS.names())}")
+        return value
 
     @field_validator("base_url")
     @classmethod

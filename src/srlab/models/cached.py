@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from srlab.models.base import ModelBackend, ModelSpec, ProgressCallback
-from srlab.schema import ChatMessage, DecodingConfig, Generation, GenerationRequest
+from srlab.schema import Generation, GenerationRequest
 from srlab.store import Store, generation_key
 
 
@@ -58,13 +58,6 @@ class CachedBackend(ModelBackend):
 
     def close(self) -> None:
         self.backend.close()
-
-
-def complete(
-    backend: ModelBackend, conversations: Sequence[list[ChatMessage]], decoding: DecodingConfig
-) -> list[Generation]:
-    """One generation per conversation, all in one batch."""
-    return backend.generate([GenerationRequest(messages=m, decoding=decoding) for m in conversations])
 
 
 def resolve_backend(backend: ModelBackend | ModelSpec | str) -> ModelBackend:

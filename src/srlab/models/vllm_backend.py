@@ -1,10 +1,21 @@
 """vLLM offline backend (GPU): one ``LLM.chat`` call per batch of requests; vLLM schedules it.
 
 vLLM is optional and imported here only, so the core installs and imports without a GPU.
+
+Data parallel (``data_parallel_size: N``): vLLM's offline ``LLM`` refuses
+``LLM(data_parallel_size=N)`` in one process (vLLM >= 0.11.1: "not supported for
+single-process usage and may hang"). Its supported offline route, which this follows
+(vLLM's examples/offline_inference/data_parallel.py), is one process per data-parallel rank,
+each told its rank through ``VLLM_DP_RANK`` / ``VLLM_DP_SIZE`` / ``VLLM_DP_MASTER_*`` and building
+a plain ``LLM`` (of ``tensor_parallel_size`` GPUs). Each batch is split across the ranks in order;
+a rank left without a request gets a one-token placeholder, because the ranks of a
+mixture-of-experts model step together.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,29 +25,43 @@ from srlab.models.reasoning import make_generation
 from srlab.models.resolve import ModelSource, resolve_model
 from srlab.schema import DecodingConfig, Generation, GenerationRequest
 
+REPLICA_START_TIMEOUT_S = 3600.0  # loading a large model onto its GPUs can take many minutes
+PLACEHOLDER = GenerationRequest([{"role": "user", "content": "."}], DecodingConfig(max_new_tokens=1))
+
+
+def _import_vllm(spec: ModelSpec) -> Any:
+    try:
+        import vllm
+    except ImportError as exc:
+        raise SrlabError(
+            f"model {spec.name!r} asks for backend 'vllm', but vllm is not installed: "
+            "pip install vllm (needs a CUDA GPU); or use backend: hf"
+        ) from exc
+    return vllm
+
 
 class VLLMBackend(ModelBackend):
     def __init__(self, spec: ModelSpec) -> None:
-        try:
-            import vllm
-        except ImportError as exc:
-            raise SrlabError(
-                f"model {spec.name!r} asks for backend 'vllm', but vllm is not installed: "
-                "pip install vllm (needs a CUDA GPU); or use backend: hf"
-            ) from exc
+        vllm = _import_vllm(spec)
         self.spec = spec
         self.source: ModelSource = resolve_model(spec.name, spec.revision)
         if spec.device != "auto" and not spec.device.startswith("cuda"):
             raise SrlabError(f"backend 'vllm' runs on CUDA GPUs; device {spec.device!r} is not supported, use backend: hf")
         self.dtype = spec.dtype  # vLLM's "auto" takes the checkpoint's dtype (bf16 for most models)
         self._vllm = vllm
+        self._identity = {**self.source.identity, "engine": "vllm", "dtype": spec.dtype}
+        self._replicas: _Replicas | None = None
+        if spec.data_parallel_size > 1:
+            self._replicas = _Replicas(spec)
+            return
         self.llm = vllm.LLM(
             model=self.source.load_from,
             revision=self.source.revision,
+            # Recent vLLM defaults the tokenizer's revision to the model's; pinned for every version.
+            tokenizer_revision=self.source.revision,
             tensor_parallel_size=spec.tensor_parallel_size,
             dtype=spec.dtype,
         )
-        self._identity = {**self.source.identity, "engine": "vllm", "dtype": spec.dtype}
 
     def identity(self) -> dict[str, Any]:
         return dict(self._identity)
@@ -46,6 +71,15 @@ class VLLMBackend(ModelBackend):
     ) -> list[Generation]:
         if not requests:
             return []
+        if self._replicas is not None:
+            generations = self._replicas.generate(list(requests))
+        else:
+            generations = self._generate_here(requests)
+        if progress is not None:
+            progress(len(requests))
+        return generations
+
+    def _generate_here(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         params = [self._sampling_params(r.decoding) for r in requests]
         outputs = self.llm.chat([r.messages for r in requests], sampling_params=params, use_tqdm=False)
         generations = []
@@ -61,8 +95,6 @@ class VLLMBackend(ModelBackend):
                     finish_reason=completion.finish_reason,
                 )
             )
-        if progress is not None:
-            progress(len(requests))
         return generations
 
     def _sampling_params(self, decoding: DecodingConfig) -> Any:
@@ -77,8 +109,107 @@ class VLLMBackend(ModelBackend):
         )
 
     def close(self) -> None:
+        if self._replicas is not None:
+            self._replicas.close()
         # Dropping the last reference lets vLLM free its KV cache and weights on the GPU.
         if self.__dict__.pop("llm", None) is not None:
             import gc
 
             gc.collect()
+
+
+def shard(count: int, ranks: int) -> list[tuple[int, int]]:
+    """Contiguous ``[start, end)`` slices of ``count`` items over ``ranks``, sizes differing by at most one."""
+    floor, extra = divmod(count, ranks)
+    bounds, start = [], 0
+    for rank in range(ranks):
+        end = start + floor + (1 if rank < extra else 0)
+        bounds.append((start, end))
+        start = end
+    return bounds
+
+
+class _Replicas:
+    """One engine process per data-parallel rank, fed over pipes."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        import atexit
+        import multiprocessing
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
+        size = spec.data_parallel_size
+        self.connections: list[Any] = []
+        self.processes: list[Any] = []
+        single = spec.model_copy(update={"data_parallel_size": 1}).model_dump()
+        for rank in range(size):
+            parent, child = context.Pipe()
+            process = context.Process(
+                # Not a daemon: vLLM starts an engine-core process of its own, which a daemon may not.
+                target=_replica_main, args=(single, rank, size, port, child), name=f"srlab-vllm-dp{rank}"
+            )
+            process.start()
+            child.close()
+            self.connections.append(parent)
+            self.processes.append(process)
+        atexit.register(self.close)  # a run that ends without close() must not leave GPUs held
+        try:
+            for rank, connection in enumerate(self.connections):
+                self._receive(rank, connection, REPLICA_START_TIMEOUT_S)
+        except BaseException:
+            self.close()
+            raise
+
+    def _receive(self, rank: int, connection: Any, timeout: float | None = None) -> Any:
+        if timeout is not None and not connection.poll(timeout):
+            raise SrlabError(f"vLLM data-parallel rank {rank} did not start within {timeout:g}s")
+        try:
+            status, value = connection.recv()
+        except EOFError:
+            raise SrlabError(f"vLLM data-parallel rank {rank} exited (see its log above)") from None
+        if status == "error":
+            raise SrlabError(f"vLLM data-parallel rank {rank}: {value}")
+        return value
+
+    def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+        bounds = shard(len(requests), len(self.connections))
+        for connection, (start, end) in zip(self.connections, bounds, strict=True):
+            connection.send(requests[start:end] or [PLACEHOLDER])
+        generations: list[Generation] = []
+        for rank, (connection, (start, end)) in enumerate(zip(self.connections, bounds, strict=True)):
+            answered = self._receive(rank, connection)
+            generations.extend(answered if end > start else [])
+        return generations
+
+    def close(self) -> None:
+        for connection in self.connections:
+            with contextlib.suppress(OSError, ValueError):  # that rank is gone already
+                connection.send(None)
+        for process in self.processes:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.terminate()
+        self.connections, self.processes = [], []
+
+
+def _replica_main(spec: dict[str, Any], rank: int, size: int, port: int, connection: Any) -> None:
+    """A data-parallel rank: vLLM reads its place from these variables, then serves batches until told to stop."""
+    os.environ.update({
+        "VLLM_DP_RANK": str(rank), "VLLM_DP_RANK_LOCAL": str(rank), "VLLM_DP_SIZE": str(size),
+        "VLLM_DP_MASTER_IP": "127.0.0.1", "VLLM_DP_MASTER_PORT": str(port),
+    })
+    try:
+        backend = VLLMBackend(ModelSpec(**spec))
+    except Exception as exc:  # reported to the parent, which raises it
+        connection.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    connection.send(("ready", None))
+    while (requests := connection.recv()) is not None:
+        try:
+            connection.send(("ok", backend.generate(requests)))
+        except Exception as exc:
+            connection.send(("error", f"{type(exc).__name__}: {exc}"))
+    backend.close()

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from srlab.errors import SrlabError
-from srlab.judge.agreement import BinaryRates, corrected_difference, corrected_mean_rate
+from srlab.judge.agreement import BinaryRates
 from srlab.judge.base import Judge
+from srlab.report.correction import corrected_difference, corrected_mean_rate
 from srlab.report.metrics import (
     SCORE_METRIC,
     assign_metrics,

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from srlab.judge.agreement import BinaryRates, corrected_rate_from_calibration
+from srlab.judge.agreement import BinaryRates
+from srlab.report.correction import corrected_rate_from_calibration
 from srlab.report.metrics import METRIC_DEFS, RateSummary, format_rate, normalise_meaning
 from srlab.report.stats import paired_bootstrap_diff, wilson_interval
 from srlab.schema import BenchmarkKind, JudgeTarget, Verdict

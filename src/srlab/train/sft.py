@@ -8,7 +8,8 @@ templates (SmolLM2's included) lack.
 
 Layout under ``output_dir``: ``checkpoints/checkpoint-N`` (resumable), ``model/`` (the final
 model, LoRA merged: a plain HF folder for ``srlab eval --model``) and ``train_result.json``.
-Multi-GPU: run the same command under ``accelerate launch`` (see examples/accelerate/).
+Multi-process: ``srlab train --processes N`` (or ``--accelerate-config FILE``) runs the same command
+under ``accelerate launch`` (see examples/accelerate/).
 """
 
 from __future__ import annotations
@@ -120,34 +121,20 @@ def train(train_config: str | Path | dict[str, Any] | TrainConfig) -> Path:
     return final
 
 
-def _make_trainer(config: TrainConfig, model: Any, tokenizer: Any, dataset: Any, checkpoints: Path, bf16: bool) -> Any:
-    from trl import SFTConfig, SFTTrainer
+def sft_config(config: TrainConfig, checkpoints: Path, bf16: bool) -> Any:
+    """TRL's SFTConfig: the config's SFTConfig fields unchanged, plus what srlab decides itself."""
+    from trl import SFTConfig
 
-    args = SFTConfig(
-        output_dir=str(checkpoints),
-        learning_rate=config.learning_rate,
-        num_train_epochs=config.num_train_epochs,
-        max_steps=config.max_steps,
-        lr_scheduler_type=config.lr_scheduler_type,
-        warmup_steps=config.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of total steps
-        per_device_train_batch_size=config.per_device_train_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        max_length=config.max_length,
-        bf16=bf16,
-        activation_checkpointing=config.gradient_checkpointing,
-        seed=config.seed,
-        data_seed=config.seed,
-        logging_steps=config.logging_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        completion_only_loss=True,
-        packing=False,
-        report_to=[],
-        dataloader_num_workers=config.dataloader_num_workers,
-        disable_tqdm=False,
-        use_cpu=not torch_cuda_available(),
-    )
+    fields = config.trl_fields()
+    fields.setdefault("data_seed", fields.get("seed"))
+    fields.setdefault("use_cpu", not torch_cuda_available())
+    return SFTConfig(output_dir=str(checkpoints), bf16=bf16, **fields)
+
+
+def _make_trainer(config: TrainConfig, model: Any, tokenizer: Any, dataset: Any, checkpoints: Path, bf16: bool) -> Any:
+    from trl import SFTTrainer
+
+    args = sft_config(config, checkpoints, bf16)
     peft_config = None
     if config.method == "lora":
         from peft import LoraConfig
@@ -221,7 +208,7 @@ def _write_result(
         "train_seconds": round(elapsed, 2),
         "resumed_from": str(resumed) if resumed else None,
         "model_dir": str(out / MODEL_DIR),
-        "provenance": collect_provenance(seeds={"train": config.seed}),
+        "provenance": collect_provenance(seeds={"train": trainer.args.seed}),
     }
     from srlab.fileio import write_text_atomic
 

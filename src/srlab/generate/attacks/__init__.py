@@ -15,21 +15,19 @@ from srlab.models.base import ModelBackend
 from srlab.registry import Registry
 from srlab.store import Store
 
-ATTACKS: Registry[type[Attack]] = Registry("attack")
+ATTACKS: Registry[type[Attack]] = Registry("attack", group="srlab.attacks", base=Attack)
 ATTACKS.register("none", "srlab.generate.attacks.templates:NoAttack")
 ATTACKS.register("jailbreak-templates", "srlab.generate.attacks.templates:JailbreakTemplatesAttack")
 ATTACKS.register("pap", "srlab.generate.attacks.rewrite:PAPAttack")
 ATTACKS.register("past-tense", "srlab.generate.attacks.rewrite:PastTenseAttack")
 ATTACKS.register("pair", "srlab.generate.attacks.pair:PAIRAttack")
 
-# Which model roles each attack needs, so callers (CLI, experiment runner) can build them.
-MODEL_ROLES: dict[str, tuple[str, ...]] = {
-    "none": (),
-    "jailbreak-templates": (),
-    "pap": ("attacker",),  # optional for advbench50, which has published paraphrases
-    "past-tense": ("attacker",),
-    "pair": ("attacker", "judge", "target"),
-}
+
+
+def model_roles(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(roles the attack calls, roles among them it can do without), read off its class."""
+    cls = ATTACKS.get(name)
+    return tuple(cls.model_roles), tuple(cls.optional_roles)
 
 
 def get_attack(name: str, **kwargs: Any) -> Attack:
@@ -48,18 +46,18 @@ def build_attack(
     For callers that hold a pool of backends (``srlab eval``, experiment configs): a role the
     attack needs and ``models`` lacks is an error naming it; roles it does not use are ignored.
     """
-    ATTACKS.get(name)  # unknown names fail here, listing the valid ones
+    roles, optional = model_roles(name)  # unknown names fail here, listing the valid ones
     models = models or {}
     kwargs: dict[str, Any] = dict(options)
-    missing = [role for role in MODEL_ROLES[name] if role not in models and not (name == "pap" and role == "attacker")]
+    missing = [role for role in roles if role not in models and role not in optional]
     if missing:
         raise SrlabError(f"attack {name!r} needs model(s) for: {', '.join(missing)}")
-    for role in MODEL_ROLES[name]:
+    for role in roles:
         if role in models:
             kwargs[role] = models[role]
-    if MODEL_ROLES[name]:
+    if roles:
         kwargs["store"] = store
     return get_attack(name, **kwargs)
 
 
-__all__ = ["ATTACKS", "MODEL_ROLES", "Attack", "attacked_id", "attacked_sample", "build_attack", "get_attack"]
+__all__ = ["ATTACKS", "model_roles", "Attack", "attacked_id", "attacked_sample", "build_attack", "get_attack"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from srlab.schema import Sample
 
@@ -21,6 +21,11 @@ class Attack(ABC):
     """
 
     name: str
+    # The models the attack calls, by role ("attacker", "judge", "target": the model under
+    # evaluation); callers build each from the config's model of that role and pass it by name.
+    model_roles: ClassVar[tuple[str, ...]] = ()
+    # Roles it can do without (PAP on advbench50 reads the published paraphrases).
+    optional_roles: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def attack(self, samples: Sequence[Sample]) -> list[Sample]:

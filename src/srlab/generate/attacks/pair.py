@@ -158,6 +158,7 @@ class PAIRAttack(Attack):
     """PAIR with an attacker, a judge and a target, each through any backend."""
 
     name = "pair"
+    model_roles = ("attacker", "judge", "target")
 
     def __init__(
         self,

@@ -139,6 +139,7 @@ However, do not be constrained by these examples. Feel free to use your creativi
 
 class PastTenseAttack(RewriteAttack):
     name = "past-tense"
+    model_roles = ("attacker",)
 
     def rewrite_messages(self, sample: Sample, variant: int) -> list[ChatMessage]:
         return [{"role": "user", "content": PAST_TENSE_PROMPT.replace("{request}", sample.user_text())}]
@@ -192,6 +193,8 @@ class PAPAttack(RewriteAttack):
     the seed from the techniques file."""
 
     name = "pap"
+    model_roles = ("attacker",)
+    optional_roles = ("attacker",)  # advbench50 has published paraphrases
 
     def __init__(
         self,
