@@ -8,12 +8,13 @@ The prompts are what ``srlab eval --benchmarks gsm8k --strategy direct --limit N
 seeded subset, seed 0, each question as one user turn) to the embedded SmolLM2-135M, decoded
 greedily up to ``--max-new-tokens``. Engines:
 
-    llamacpp  srlab's llamacpp backend: the embedded GGUF (Q4_1), continuous batching
-    hf        srlab's hf backend: the GGUF dequantized to float32, static batches
-    hf-cb     transformers' own continuous batching (``generate_batch``), float32; a candidate
-    lm-eval   lm-evaluation-harness 0.4.13, ``HFLM.generate_until`` (float32) on the prompts
-              rendered by its ``apply_chat_template`` (what ``--apply_chat_template`` does),
-              ``until`` left to the EOS it adds, ``max_gen_toks`` as above
+    llamacpp       srlab's llamacpp backend, continuous batching, the GGUF dequantized to float32
+    llamacpp-gguf  the same with the GGUF's own Q4_1 weights (``dtype: gguf``)
+    hf             srlab's hf backend: the GGUF dequantized to float32, static batches
+    hf-cb          transformers' own continuous batching (``generate_batch``), float32
+    lm-eval        lm-evaluation-harness 0.4.13, ``HFLM.generate_until`` (float32) on the prompts
+                   rendered by its ``apply_chat_template`` (what ``--apply_chat_template``
+                   does), ``until`` left to the EOS it adds, ``max_gen_toks`` as above
 
 Each engine runs in a fresh child process of this script, one after the other, and its time is
 the child's whole wall time (interpreter start, imports, model load, generation), as a user who
@@ -35,7 +36,11 @@ from pathlib import Path
 from typing import Any
 
 PEER = "lm-eval"
-SRLAB_ENGINES = {"llamacpp": "llamacpp", "hf": "hf"}  # engine -> srlab backend name
+SRLAB_ENGINES = {  # engine -> srlab backend and dtype
+    "llamacpp": ("llamacpp", "auto"),
+    "llamacpp-gguf": ("llamacpp", "gguf"),
+    "hf": ("hf", "auto"),
+}
 ENGINES = (*SRLAB_ENGINES, "hf-cb", PEER)
 
 
@@ -56,12 +61,13 @@ def prompt_messages(data_dir: str | None, count: int) -> list[list[dict[str, str
 # --- workers: each runs in its own child process ------------------------------------------------
 
 
-def run_srlab(backend: str, messages: list, args: argparse.Namespace) -> dict[str, Any]:
+def run_srlab(backend: str, dtype: str, messages: list, args: argparse.Namespace) -> dict[str, Any]:
     from srlab.models import ModelSpec, load_backend
     from srlab.schema import DecodingConfig, GenerationRequest
 
     start = time.perf_counter()
-    engine = load_backend(ModelSpec(name="smollm2-135m", backend=backend, batch_size=args.batch_size))
+    spec = ModelSpec(name="smollm2-135m", backend=backend, dtype=dtype, batch_size=args.batch_size)
+    engine = load_backend(spec)
     loaded = time.perf_counter()
     decoding = DecodingConfig(max_new_tokens=args.max_new_tokens)
     requests = [GenerationRequest(m, decoding) for m in messages]
@@ -99,12 +105,13 @@ def run_hf_cb(messages: list, args: argparse.Namespace) -> dict[str, Any]:
         max_new_tokens=args.max_new_tokens, do_sample=False, num_beams=1, repetition_penalty=1.0,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
     )
-    with torch.inference_mode():
-        outputs = model.generate_batch(inputs=prompts, generation_config=config, progress_bar=False)
+    # generate_batch runs its own loop (and thread) in inference mode; an outer inference_mode breaks it.
+    outputs = model.generate_batch(inputs=prompts, generation_config=config, progress_bar=False)
     done = time.perf_counter()
+    failed = [o.error for o in outputs.values() if o.error]
+    if len(outputs) != len(prompts) or failed:
+        raise RuntimeError(f"generate_batch returned {len(outputs)} of {len(prompts)} requests; errors: {failed[:3]}")
     rows = [output.generated_tokens for output in outputs.values()]  # in input order
-    if len(rows) != len(prompts):
-        raise RuntimeError(f"generate_batch returned {len(rows)} of {len(prompts)} requests")
     texts = [tokenizer.decode(r[:-1] if r and r[-1] == tokenizer.eos_token_id else r) for r in rows]
     return {
         "load_s": loaded - start,
@@ -168,7 +175,7 @@ def run_lm_eval(messages: list, args: argparse.Namespace) -> dict[str, Any]:
 def worker(engine: str, args: argparse.Namespace) -> dict[str, Any]:
     messages = prompt_messages(args.data_dir, args.prompts)
     if engine in SRLAB_ENGINES:
-        return run_srlab(SRLAB_ENGINES[engine], messages, args)
+        return run_srlab(*SRLAB_ENGINES[engine], messages, args)
     if engine == "hf-cb":
         return run_hf_cb(messages, args)
     return run_lm_eval(messages, args)
@@ -257,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(result["tokens"])
         result["rate"] = total / result["wall_s"]
         print(
-            f"{engine:<9} {result['wall_s']:7.1f} s whole process (load {result['load_s']:5.1f} s, generate "
+            f"{engine:<13} {result['wall_s']:7.1f} s whole process (load {result['load_s']:5.1f} s, generate "
             f"{result['generate_s']:6.1f} s), {total:6d} tokens, {result['rate']:6.1f} tokens/s "
             f"(load average {os.getloadavg()[0]:.2f})",
             flush=True,
@@ -268,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         if reference in results:
             for engine, line in compare(results, reference).items():
                 if not (reference == "hf" and engine == PEER):
-                    print(f"{engine:<9} {line}")
+                    print(f"{engine:<13} {line}")
     if PEER not in results:
         return 0
     peer = results[PEER]
@@ -276,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     for engine in (e for e in engines if e != PEER):
         speedup = results[engine]["rate"] / peer["rate"]
         print(
-            f"{engine:<9} / {PEER}: {speedup:.2f}x tokens/s, {peer['wall_s'] / results[engine]['wall_s']:.2f}x "
+            f"{engine:<13} / {PEER}: {speedup:.2f}x tokens/s, {peer['wall_s'] / results[engine]['wall_s']:.2f}x "
             "less wall time"
         )
         ok = ok or (engine in SRLAB_ENGINES and speedup >= args.require)

@@ -58,8 +58,8 @@ def test_launch_command_runs_srlab_train_under_accelerate() -> None:
     assert command == [sys.executable, "-m", "accelerate.commands.launch", "--config_file", zero2, "--num_processes",
                        "4", "-m", "srlab.cli", "train", "t.yaml", "--max-steps", "5"]
     command = launch_command(_args(processes=2, output_dir="out"))
-    assert command[3:5] == ["--multi_gpu", "--main_process_port"]
-    assert command[6:] == ["--num_processes", "2", "-m", "srlab.cli", "train", "t.yaml", "--output-dir", "out"]
+    assert command[3:] == ["--multi_gpu", "--main_process_port", "0", "--num_processes", "2", "-m", "srlab.cli",
+                           "train", "t.yaml", "--output-dir", "out"]
 
 
 @pytest.mark.parametrize("name", ["deepspeed_zero2.yaml", "deepspeed_zero3.yaml", "fsdp.yaml"])

@@ -141,14 +141,15 @@ def test_a_trained_variant_is_reused_only_when_base_mixture_and_every_setting_ma
     assert _prepare(tmp_path, {**TRAIN, "learning_rate": 1e-4}) != first and len(trained) == 2
     assert _prepare(tmp_path, {**TRAIN, "max_steps": 3}) != first and len(trained) == 3
     assert _prepare(tmp_path, {**TRAIN, "lora": {"r": 4}}) != first and len(trained) == 4
+    assert _prepare(tmp_path, {**TRAIN, "weight_decay": 0.1}) != first and len(trained) == 5  # a TRL field
     revised = ModelSpec(name="smollm2-135m", revision="abc123")
-    assert _prepare(tmp_path, TRAIN, spec=revised) != first and len(trained) == 5
+    assert _prepare(tmp_path, TRAIN, spec=revised) != first and len(trained) == 6
     fake_training.mixture_sha = "b" * 64
-    assert _prepare(tmp_path, TRAIN) != first and len(trained) == 6
+    assert _prepare(tmp_path, TRAIN) != first and len(trained) == 7
     # Back to the first settings and mixture: the first model again, not retrained.
     fake_training.mixture_sha = "a" * 64
-    assert _prepare(tmp_path, TRAIN) == first and len(trained) == 6
-    assert len(set(trained)) == 6  # each setting trained into a folder of its own
+    assert _prepare(tmp_path, TRAIN) == first and len(trained) == 7
+    assert len(set(trained)) == 7  # each setting trained into a folder of its own
 
 
 def test_trained_variants_keep_the_base_models_backend(tmp_path: Path, fake_training: FakeTraining) -> None:

@@ -67,8 +67,8 @@ def test_experiment_runs_reports_and_resumes_without_redoing_work(
     out = tmp_path / "out"
     for name in ("report.html", "report.json", "report.md"):
         assert (out / name).stat().st_size > 0, name
-    # A random model may decide no accuracy sample; the plot needs both axes to exist.
-    assert (out / "tradeoff.png").exists() == bool(tradeoff_points(report))
+    # Rates are over all samples, so each unattacked variant has both axes even when nothing was decided.
+    assert [p.label for p in tradeoff_points(report)] == ["base", "sft"] and (out / "tradeoff.png").exists()
     # The trained model's folder is named by what determines it (base, mixture, training settings).
     (model_dir,) = (out / "models").glob(f"{tiny_model_dir.name}-sft-*")
     assert (model_dir / "model" / "config.json").is_file()
@@ -84,10 +84,7 @@ def test_experiment_runs_reports_and_resumes_without_redoing_work(
         per_attack = [rows[v].metric("refusal_rate", "strongreject") for v in (variant, f"{variant}/jb")]
         average = rows[f"{variant}/all-attacks"].metric("refusal_rate", "strongreject")
         assert average is not None and average.n == sum(m.n for m in per_attack)  # type: ignore[union-attr]
-        if all(m.rate is not None for m in per_attack):  # type: ignore[union-attr]
-            assert average.rate == pytest.approx(sum(m.rate for m in per_attack) / 2)  # type: ignore[union-attr]
-        else:  # nothing to average when an attack decided no sample
-            assert average.rate is None
+        assert average.rate == pytest.approx(sum(m.rate for m in per_attack) / 2)  # type: ignore[union-attr,misc]
     for row in report.rows:
         if row.attack == "all":
             continue
@@ -139,15 +136,14 @@ def _check_judge_correction(report: Report, out: Path) -> None:
             if m.judge != "refusal":  # scored by gsm8k-answer or harm, which were not calibrated
                 assert m.corrected is None
                 continue
-            if m.rate is None:
-                continue
-            assert m.corrected is not None and m.corrected.judge == "refusal"
+            assert m.rate is not None and m.corrected is not None and m.corrected.judge == "refusal"
             # Refusal rate and over-refusal both count the refusal judge's True.
             expected = rogan_gladen(m.rate, sens, spec)
             assert m.corrected.rate == pytest.approx(min(1.0, max(0.0, expected)))
             assert m.corrected.high - m.corrected.low > m.high - m.low - 0.02  # judge error widens it
     for d in report.diffs:
-        if d.diff is None or d.judge != "refusal":
+        assert d.diff is not None and d.n_pairs == 3  # every sample pairs up; undecided is no event
+        if d.judge != "refusal":
             assert d.corrected is None
             continue
         assert d.corrected is not None

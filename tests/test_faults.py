@@ -311,6 +311,8 @@ def test_interrupted_eval_keeps_finished_responses_and_resumes(
         assert proc.returncode == 130, stderr
         assert took < 2.0, f"Ctrl-C took {took:.1f}s"
         assert "interrupted; finished work is stored" in stderr and "Traceback" not in stderr
+        with sqlite3.connect(store, timeout=5) as conn:
+            assert [r[0] for r in conn.execute("SELECT status FROM runs")] == ["interrupted"]
     answered = sorted(_rows(store))
     assert len(answered) == 2 and set(_rows(store).values()) == {None}  # both finished ones kept
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from srlab.report.stats import (
     Z_95,
-    bootstrap_ci,
     paired_bootstrap_diff,
     rate_difference_interval,
     wilson_interval,
@@ -58,41 +56,6 @@ def test_wilson_rejects_bad_counts_and_knows_nothing_at_zero() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
     with pytest.raises(ValueError, match="3 of 2"):
         wilson_interval(3, 2)
-
-
-def test_bootstrap_of_constant_array_has_zero_width() -> None:
-    estimate, low, high = bootstrap_ci(np.full(50, 0.7))
-    assert (estimate, low, high) == pytest.approx((0.7, 0.7, 0.7), abs=1e-15)
-    assert high - low == pytest.approx(0.0, abs=1e-15)
-
-
-def test_bootstrap_of_bernoulli_mean_matches_normal_approximation() -> None:
-    rng = np.random.default_rng(12345)
-    values = (rng.random(1000) < 0.3).astype(float)
-    estimate, low, high = bootstrap_ci(values, n_resamples=2000, seed=0)
-    p = values.mean()
-    half = Z_95 * math.sqrt(p * (1 - p) / len(values))
-    assert estimate == p
-    assert low == pytest.approx(p - half, abs=0.01)
-    assert high == pytest.approx(p + half, abs=0.01)
-    assert low < p < high
-
-
-def test_bootstrap_is_reproducible_and_seed_dependent() -> None:
-    values = np.sqrt(np.arange(30, dtype=float))  # continuous, so quantiles differ across seeds
-    assert bootstrap_ci(values, seed=3) == bootstrap_ci(values, seed=3)
-    assert bootstrap_ci(values, seed=3) != bootstrap_ci(values, seed=4)
-
-
-def test_bootstrap_accepts_other_statistics() -> None:
-    estimate, low, high = bootstrap_ci([1.0, 2.0, 3.0, 4.0, 100.0], stat=np.median, n_resamples=500)
-    assert estimate == 3.0
-    assert 1.0 <= low <= 3.0 <= high <= 100.0
-
-
-def test_bootstrap_rejects_empty_input() -> None:
-    with pytest.raises(ValueError, match="non-empty"):
-        bootstrap_ci([])
 
 
 def test_paired_diff_of_identical_arrays_is_exactly_zero() -> None:

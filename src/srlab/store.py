@@ -205,6 +205,11 @@ class Store:
                 "UPDATE runs SET status='finished', result=? WHERE id=?", (canonical_json(result), run_id)
             )
 
+    def mark_interrupted(self, run_id: str) -> None:
+        """A run stopped by the user (Ctrl-C): its report says so until a rerun finishes it."""
+        with self._writing():
+            self.conn.execute("UPDATE runs SET status='interrupted' WHERE id=? AND status='running'", (run_id,))
+
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:

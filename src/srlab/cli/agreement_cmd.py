@@ -57,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated label classes that mean the judge's True (e.g. refusal,partial_refusal); "
         "default: labels are true/false",
     )
-    parser.add_argument("--target", default="full", choices=["full", "answer", "reasoning"], help="what each judge reads")
+    parser.add_argument("--target", default=None, choices=["full", "answer", "reasoning"],
+                        help="what each judge reads (default: each judge's own)")
     parser.add_argument(
         "--method", default="lang-reiczigel", choices=list(CORRECTION_METHODS), help="interval of the corrected rate"
     )
@@ -135,7 +136,10 @@ def build_judges(names: list[str], args: argparse.Namespace) -> dict[str, Any]:
 
     judge_model = model_spec_from_args(args, args.judge_model) if args.judge_model else None
     factory = JudgeFactory(judge_model=judge_model)
-    return {name: factory.build(with_target(JudgeSpec(name=name), args.target)) for name in names}
+    specs = [JudgeSpec(name=name) for name in names]
+    if args.target is not None:  # else each judge reads its own default part
+        specs = [with_target(spec, args.target) for spec in specs]
+    return {spec.name: factory.build(spec) for spec in specs}
 
 
 def judge_all(judges: dict[str, Any], items: list[tuple[Sample, Generation]]) -> dict[str, list[Verdict]]:

@@ -56,8 +56,6 @@ def run(args: argparse.Namespace) -> int:
     from srlab.cli.agreement_cmd import build_judges
     from srlab.fileio import atomic_open, dumps_jsonl_line
 
-    if args.target is None:
-        args.target = "answer" if args.judge == "refusal" else "full"
     judge = build_judges([args.judge], args)[args.judge]
     rows = read_responses(Path(args.input))
     output = Path(args.output)

@@ -62,9 +62,9 @@ def launch_command(args: argparse.Namespace) -> list[str]:
         command += ["--config_file", args.accelerate_config]
     elif args.processes and args.processes > 1:
         # accelerate's torchrun launcher; on a machine without GPUs each process trains on the
-        # CPU and the trainer's accelerator talks over gloo. A free port, so that two runs on
-        # one machine do not collide on torchrun's default.
-        command += ["--multi_gpu", "--main_process_port", str(_free_port())]
+        # CPU and the trainer's accelerator talks over gloo. Port 0: accelerate picks a free one,
+        # so two runs on one machine do not collide on torchrun's default.
+        command += ["--multi_gpu", "--main_process_port", "0"]
     if args.processes is not None:
         command += ["--num_processes", str(args.processes)]
     command += ["-m", "srlab.cli", "train", args.config]
@@ -90,10 +90,3 @@ def launch(args: argparse.Namespace) -> int:
 def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -256,6 +256,9 @@ def run_experiment(
                     )
             by_label = {label: judge for _, js in judges.values() for label, judge in js}
             calibrations = calibrate_all(config.calibration, calibration_sets, by_label.__getitem__)
+        except KeyboardInterrupt:
+            store.mark_interrupted(run_id)  # every finished response is stored; a rerun resumes
+            raise
         finally:
             factory.close()
             for helper in helpers.values():

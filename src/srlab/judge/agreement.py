@@ -15,8 +15,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-
-
 @dataclass(frozen=True)
 class Agreement:
     """Agreement of ``a`` with reference ``b`` over the items both decided.

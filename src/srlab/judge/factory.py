@@ -117,6 +117,8 @@ class JudgeFactory:
         return self._built[key]
 
     def _make(self, spec: JudgeSpec) -> Judge:
+        if spec.name not in JUDGES and spec.name not in ENSEMBLE_RULES:
+            raise UnknownNameError("judge", spec.name, [*JUDGES.names(), *ENSEMBLE_RULES])
         problems = spec_problems(spec, f"judge {spec.label}", self.judge_model)
         if problems:
             raise SrlabError("; ".join(problems))

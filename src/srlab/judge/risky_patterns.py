@@ -159,9 +159,8 @@ class RiskyPatternsOfflineJudge(Judge):
 
     @staticmethod
     def _part_label(judge: Judge, sample: Sample, generation: Generation, part: str) -> bool | None:
-        method = getattr(judge, f"judge_{part}", None)
-        if method is None:  # a judge without part methods: judge the part as a whole output
-            text = generation.reasoning if part == "reasoning" else generation.answer
-            return judge.judge(sample, Generation(text=text or "", answer=text or "")).label
-        verdict = method(generation) if part == "reasoning" else method(sample, generation)
-        return verdict.label
+        if judge.target == part:
+            return judge.judge(sample, generation).label
+        # A judge built for another part reads this part as a whole output.
+        text = generation.reasoning if part == "reasoning" else generation.answer
+        return judge.judge(sample, Generation(text=text or "", answer=text or "")).label

@@ -28,7 +28,10 @@ class ModelSpec(BaseModel):
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:0 ...")
-    dtype: str = Field("auto", description="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16.")
+    dtype: str = Field(
+        "auto",
+        description="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16; llamacpp: auto (float32) or gguf (the file's own types).",
+    )
     batch_size: int = Field(16, ge=1, description="Requests per forward pass (hf, vllm) or in flight at once (llamacpp); the openai backend uses max_concurrency.")
     max_concurrency: int = Field(8, ge=1, description="Concurrent HTTP requests (openai backend).")
     timeout_s: float = Field(

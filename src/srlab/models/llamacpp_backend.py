@@ -5,38 +5,47 @@ decodes one token for every running request in a single ``llama_decode`` call; a
 ends (EOS or ``max_new_tokens``) frees its stream at once and the next waiting request's prompt is
 prefilled into it, so no slot computes padding after its row has ended.
 
-Output guarantees, kept from the HF backend:
+``dtype`` picks the numerics:
+
+- ``auto`` / ``float32`` (the default, as the HF backend on CPU): the GGUF is dequantized once
+  to a float32 GGUF in the user cache (for the embedded SmolLM2 its weights are then bit for bit
+  the HF backend's float32 weights), and the KV cache is float32. Only the order of float
+  operations differs from the HF backend, so greedy texts match it until a near-exact tie.
+- ``gguf``: the file's own tensor types (the embedded SmolLM2 is Q4_1), a float16 KV cache, and
+  llama.cpp's 8-bit quantization of activations inside quantized matrix products. Greedy texts
+  follow the float32 ones only for a while (a few dozen tokens on GSM8K).
+
+Output guarantees, kept from the HF backend in both modes:
 
 - Greedy output depends on the prompt only, not on which requests share the batch: the KV cache
   is not unified (``kv_unified=False``: attention never spans another request's cells), every
-  prompt is prefilled in a ``llama_decode`` call of its own, and the token is the first argmax of
+  prompt is prefilled in ``llama_decode`` calls of its own, and the token is the first argmax of
   the logits. ``tests/test_llamacpp_backend.py`` pins this.
 - A sampled output depends on the request's own seed: each request draws from its own
   ``numpy`` generator (temperature, then nucleus top-p, as in the HF backend).
 
-What differs from the HF backend: llama.cpp computes with the GGUF's own weights (the embedded
-SmolLM2 is Q4_1, which the HF backend dequantizes to float32), quantizes activations to 8 bits
-inside the quantized matrix products and keeps the KV cache in float16. Greedy texts therefore
-follow the HF float32 texts until a near-tie between two tokens flips, and may differ after it;
-the identity says ``engine: llama.cpp`` so the two never share cached generations.
+The identity says ``engine: llama.cpp`` and the dtype, so no two engines share cached generations.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import logging
 import os
+import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from srlab.errors import SrlabError
+from srlab.errors import SrlabError, UnknownNameError
 from srlab.models import smollm2
 from srlab.models.base import ModelBackend, ModelSpec, ProgressCallback
 from srlab.models.reasoning import make_generation
+from srlab.paths import cache_dir
 from srlab.schema import DecodingConfig, Generation, GenerationRequest
 
 if TYPE_CHECKING:
@@ -48,10 +57,19 @@ INSTALL_HINT = 'pip install "llama-cpp-python==0.3.36"'
 _CTX_ROUND = 256  # per-request context is rounded up to this many tokens
 _PREFILL_CHUNK = 512  # prompt tokens per llama_decode call (also the context's n_batch)
 _GGML_LEVELS = {3: logging.WARNING, 4: logging.ERROR}  # ggml: 1 debug, 2 info, 5 continuation -> DEBUG
+_DTYPES = ("auto", "float32", "gguf")
+_GGML_TYPE_F32, _GGML_TYPE_F16 = 0, 1
+_LLAMA_FTYPE_ALL_F32 = 0
 _log_callback: Any = None  # the ctypes callback must outlive every llama.cpp call
 
 
 def _llama_cpp() -> Any:
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        # ggml's threads meet at OpenMP barriers hundreds of times per token, and libgomp spins
+        # ~300k times before it sleeps: on a busy machine each barrier then waits out another
+        # process's time slice (measured 3x slower on 2 shared cores). A short spin costs little
+        # on idle cores. libgomp reads this when it loads, so it only helps before that.
+        os.environ["GOMP_SPINCOUNT"] = "10000"
     try:
         import llama_cpp
     except ImportError as exc:
@@ -87,6 +105,37 @@ def resolve_gguf(name: str) -> tuple[Path, dict[str, Any]]:
     )
 
 
+def float32_gguf(source: Path, identity: dict[str, Any], threads: int = 1) -> Path:
+    """``source`` with every tensor dequantized to float32: converted once, kept in the user cache.
+
+    The file is written under a unique temporary name and renamed into place, so a killed or
+    concurrent conversion never leaves a half-written file that a later run would load.
+    """
+    llama_cpp = _llama_cpp()
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    target = cache_dir() / "models" / "llamacpp" / f"{source.stem}.{key}.f32.gguf"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = _LLAMA_FTYPE_ALL_F32
+    params.allow_requantize = True  # "requantizing" a quantized tensor to float32 dequantizes it
+    params.pure = True  # every tensor, embeddings and output included
+    params.output_tensor_type = _GGML_TYPE_F32
+    params.token_embedding_type = _GGML_TYPE_F32
+    params.nthread = threads
+    log.info("dequantizing %s to float32 (once) into %s", source.name, target)
+    try:
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(), params)
+        if status != 0:
+            raise SrlabError(f"llama.cpp could not convert {source} to float32 (status {status})")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
 @dataclass
 class _Row:
     """One request in flight: its stream (``seq``), tokens so far and sampler."""
@@ -109,13 +158,14 @@ class LlamaCppBackend(ModelBackend):
             raise SrlabError(f"the llamacpp backend loads local GGUF files; remove revision={spec.revision!r}")
         if spec.device not in ("auto", "cpu"):
             raise SrlabError(f"the llamacpp backend runs on the CPU; device {spec.device!r} is not supported")
-        if spec.dtype != "auto":
-            raise SrlabError(
-                f"the llamacpp backend computes in the GGUF's own weight types; dtype {spec.dtype!r} "
-                "cannot be applied (leave dtype at auto)"
-            )
-        self.path, identity = resolve_gguf(spec.name)
+        if spec.dtype not in _DTYPES:
+            raise UnknownNameError("dtype", spec.dtype, _DTYPES)
+        self.dtype = "float32" if spec.dtype == "auto" else spec.dtype
+        self.source, identity = resolve_gguf(spec.name)
         self.threads = _cpu_threads()
+        self.path = self.source if self.dtype == "gguf" else float32_gguf(self.source, identity, self.threads)
+        # float32 keeps the KV cache in float32 too, as the HF backend does; gguf keeps llama.cpp's default.
+        self._kv_type = _GGML_TYPE_F32 if self.dtype == "float32" else _GGML_TYPE_F16
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0
         model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
@@ -144,7 +194,7 @@ class LlamaCppBackend(ModelBackend):
             bos_token=self._token_text(llama_cpp.llama_vocab_bos(self._vocab)),
             add_generation_prompt=True,
         )
-        self._identity = {**identity, "engine": "llama.cpp"}
+        self._identity = {**identity, "engine": "llama.cpp", "dtype": self.dtype}
 
     def identity(self) -> dict[str, Any]:
         return dict(self._identity)
@@ -277,6 +327,8 @@ class LlamaCppBackend(ModelBackend):
         params.n_ubatch = max(_PREFILL_CHUNK, streams)
         # One stream per request: no request ever attends over (or is laid out around) another's cells.
         params.kv_unified = False
+        params.type_k = self._kv_type
+        params.type_v = self._kv_type
         params.n_threads = self.threads
         params.n_threads_batch = self.threads
         params.no_perf = True

@@ -190,7 +190,7 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
     provenance = {k: v for k, v in (run["provenance"] or {}).items() if k not in ("plan", "calibration")}
     provenance["config"] = run["config"]
     provenance["run_id"] = run_id
-    provenance["status"] = run.get("status") or ("finished" if run.get("result") else "incomplete")
+    provenance["status"] = run.get("status") or "incomplete"  # running (a kill), interrupted (Ctrl-C), finished
     return Report(
         title=title or run_id, rows=rows, diffs=diffs, samples=records, patterns=pattern_rows(records),
         classes=class_share_rows(records), calibrations=calibrations, provenance=provenance,

@@ -139,6 +139,8 @@ class RateMetric(_Frozen):
         )
 
     def format_decided(self) -> str:
+        if self.rate_decided is None:
+            return "n/a (0 decided)"
         return format_rate(self.rate_decided, self.low_decided, self.high_decided)
 
     def format(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -58,32 +58,6 @@ def _resample_means(values: np.ndarray, n_resamples: int, rng: np.random.Generat
         idx = rng.integers(0, n, size=(stop - start, n))
         means[start:stop] = values[idx].mean(axis=1)
     return means
-
-
-def bootstrap_ci(
-    values: Sequence[float] | np.ndarray,
-    stat: Callable[[np.ndarray], float] = np.mean,
-    n_resamples: int = 2000,
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> tuple[float, float, float]:
-    """Percentile bootstrap: ``(stat(values), low, high)`` at level ``1 - alpha``.
-
-    The mean (the default) is vectorised; any other ``stat`` is applied resample by resample.
-    """
-    _check_bootstrap_args(n_resamples, alpha)
-    data = np.asarray(values, dtype=float)
-    if data.ndim != 1 or len(data) == 0:
-        raise ValueError(f"bootstrap_ci needs a non-empty 1-D array, got shape {data.shape}")
-    rng = np.random.default_rng(seed)
-    if stat is np.mean:
-        resampled = _resample_means(data, n_resamples, rng)
-    else:
-        resampled = np.array(
-            [stat(data[rng.integers(0, len(data), size=len(data))]) for _ in range(n_resamples)]
-        )
-    low, high = _percentile_interval(resampled, alpha)
-    return float(stat(data)), low, high
 
 
 def paired_bootstrap_diff(
