@@ -26,6 +26,7 @@ no srlab engine reaches ``--require`` times lm-eval's tokens/s.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -252,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(engines) - set(ENGINES))
     if unknown:
         parser.error(f"unknown engine(s) {', '.join(unknown)}; choose from {', '.join(ENGINES)}")
+    needs = {PEER: ("lm_eval", 'pip install -e ".[compare]"'), "llamacpp": ("llama_cpp", 'pip install "llama-cpp-python==0.3.36"')}
+    for engine, (module, hint) in needs.items():
+        if any(e.startswith(engine) for e in engines) and importlib.util.find_spec(module) is None:
+            parser.error(f"engine {engine} needs the {module} package: {hint}")
     print(
         f"{args.prompts} GSM8K prompts (srlab eval --strategy direct), smollm2-135m, greedy, "
         f"max_new_tokens {args.max_new_tokens}, batch {args.batch_size}, {os.cpu_count()} CPUs, "

@@ -11,8 +11,8 @@ import yaml
 
 from srlab.errors import SrlabError
 from srlab.experiment.config import ExperimentConfig, load_experiment
-from srlab.experiment.plan import make_plan
-from srlab.experiment.runner import run_id_for, system_label
+from srlab.experiment.plan import make_plan, system_label
+from srlab.experiment.runner import run_id_for
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -218,3 +218,14 @@ def test_dry_run_checks_labels_files_and_the_data_dir(tmp_path: Path) -> None:
     with pytest.raises(SrlabError, match="data_dir: .*no-such-dir is not a directory"):
         run_experiment(load_experiment(_write(tmp_path, {**BASE, "data_dir": str(tmp_path / "no-such-dir")})),
                        dry_run=True, echo=lambda _: None)
+
+
+def test_compare_pairs_name_report_rows(tmp_path: Path) -> None:
+    patch = {"strategies": ["direct", "cot"], "compare": [["base/cot", "base/direct"]]}
+    config = load_experiment(_write(tmp_path, {**BASE, **patch}))
+    assert make_plan(config) and config.compare == [("base/cot", "base/direct")]
+    bad = {**patch, "compare": [["base/cot", "base/tot"], ["base/cot", "base/cot"]]}
+    with pytest.raises(SrlabError) as info:
+        make_plan(load_experiment(_write(tmp_path, {**BASE, **bad})))
+    assert "compare.0.1: no system 'base/tot'; systems: base/direct, base/cot" in str(info.value)
+    assert "compare.1: a system compared with itself" in str(info.value)

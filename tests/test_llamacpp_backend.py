@@ -183,7 +183,8 @@ def test_bad_specs_fail_with_a_reason(update: dict, message: str) -> None:
 
 
 def test_closed_backend_refuses_to_generate() -> None:
-    engine = LlamaCppBackend(ModelSpec(name="smollm2-135m", backend="llamacpp"))
+    engine = LlamaCppBackend(ModelSpec(name="smollm2-135m", backend="llamacpp", threads=1))
+    assert engine.threads == 1
     engine.close()
     engine.close()  # safe twice
     with pytest.raises(SrlabError, match="closed"):

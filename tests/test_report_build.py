@@ -241,3 +241,23 @@ def test_a_run_that_did_not_finish_is_marked_incomplete(tmp_path: Path) -> None:
     assert "Incomplete run" in aborted["report.html"].read_text()
     assert "Incomplete run" not in finished["report.md"].read_text()
     assert "Incomplete run" not in finished["report.html"].read_text()
+
+
+def test_compare_pairs_get_paired_differences(tmp_path: Path) -> None:
+    """Any two systems, not only variant vs base: here CoT vs direct prompting of one model."""
+    systems = {s: {"model": "m", "variant": "base", "strategy": s, "attack": "none", "base": ""} for s in ("direct", "cot")}
+    with Store(tmp_path / "store.sqlite") as store:
+        plan = run_plan_block({"xstest": ("benign", [REFUSAL])}, systems, compare=[("cot", "direct")])
+        store.start_run("r", "experiment", {}, {"plan": plan})
+        for system, refused_below in (("direct", 1), ("cot", 3)):
+            for i in range(4):
+                sample = Sample(id=f"x{i}", prompt=f"q {i}", benchmark="xstest")
+                store.put_samples([sample])
+                key = f"{system}-{i}"
+                store.put_generations([(key, {"m": system}, GenerationRequest(messages=sample.messages()), Generation("t", "t"))])
+                store.put_verdicts([(key, sample_key(sample), "3", Verdict("refusal", i < refused_below, target="answer"))])
+                store.put_run_items([RunItem("r", "xstest", sample.id, sample_key(sample), system, system, "none", key)])
+        report = build_report(store, "r")
+    (diff,) = report.diffs
+    assert (diff.variant, diff.base, diff.metric, diff.n_pairs) == ("cot", "direct", "over_refusal", 4)
+    assert diff.diff == pytest.approx(0.5)

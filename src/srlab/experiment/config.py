@@ -122,6 +122,11 @@ class ExperimentConfig(_Strict):
         description="Judge name -> human labels; metrics scored by that judge are also reported corrected for its error.",
     )
     # Strict ints: YAML's `true` or `1e30` (a string in YAML 1.1) is an error, not a count.
+    compare: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="[system, baseline] pairs of report rows (e.g. [cot, direct], [base/pap, base]): paired "
+        "differences on the same samples, with intervals, besides each trained variant against base.",
+    )
     limit: int | None = Field(
         None, ge=1, le=MAX_SAMPLES, strict=True, description="Samples per benchmark unless limits says otherwise."
     )

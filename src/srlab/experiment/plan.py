@@ -107,11 +107,41 @@ def check_names(config: ExperimentConfig) -> None:
                     f"(its roles: {', '.join(roles) or 'none'})"
                 )
     problems += calibration_problems(config.calibration, scoring)
+    systems = _system_labels(config)
+    for i, pair in enumerate(config.compare):
+        for j, label in enumerate(pair):
+            if label not in systems:
+                problems.append(f"compare.{i}.{j}: no system {label!r}; systems: {', '.join(systems)}")
+        if pair[0] == pair[1]:
+            problems.append(f"compare.{i}: a system compared with itself")
     for name in config.limits:
         if name not in {n for _, n in config.benchmarks.all()}:
             problems.append(f"limits.{name}: not one of the experiment's benchmarks")
     if problems:
         raise SrlabError("invalid experiment config\n  " + "\n  ".join(problems))
+
+
+def system_label(config: ExperimentConfig, model: str, variant: str, strategy: str, attack: str) -> str:
+    """The name a report row carries: the variant, then the strategy and attack where they vary."""
+    parts = [f"{model}:{variant}" if len(config.models) > 1 else variant]
+    if len(config.strategies) > 1:
+        parts.append(strategy)
+    if attack != "none":
+        parts.append(attack)
+    return "/".join(parts)
+
+
+def _system_labels(config: ExperimentConfig) -> list[str]:
+    """Every report row's label, in plan order."""
+    labels: list[str] = []
+    for spec in config.models:
+        for variant in config.variants:
+            for strategy in (s.display for s in config.strategies):
+                for attack in ["none", *(a.display for a in config.attacks if a.display != "none")]:
+                    label = system_label(config, spec.name, variant.name, strategy, attack)
+                    if label not in labels:
+                        labels.append(label)
+    return labels
 
 
 def check_judges(config: ExperimentConfig, benchmarks: list[tuple[str, str]]) -> tuple[list[str], set[str]]:

@@ -20,7 +20,7 @@ from srlab.experiment.attacking import apply_attack
 from srlab.experiment.calibration import calibrate_all, load_calibration_sets
 from srlab.experiment.cells import build_strategy, evaluate_cell, load_samples
 from srlab.experiment.config import ExperimentConfig, VariantConfig
-from srlab.experiment.plan import EvalCell, Plan, make_plan
+from srlab.experiment.plan import EvalCell, Plan, make_plan, system_label
 from srlab.generate.runner import describe_failures
 from srlab.hashing import canonical_json, content_hash
 from srlab.judge.base import Judge
@@ -70,15 +70,6 @@ def _train_fields(config: ExperimentConfig, spec: ModelSpec, variant: VariantCon
         _load_spec(variant.train, config), model=spec.name, revision=spec.revision, data="-", output_dir="-"
     )
     return train.model_dump(mode="json", exclude={"data", "output_dir", "resume"})
-
-
-def system_label(config: ExperimentConfig, model: str, variant: str, strategy: str, attack: str) -> str:
-    parts = [f"{model}:{variant}" if len(config.models) > 1 else variant]
-    if len(config.strategies) > 1:
-        parts.append(strategy)
-    if attack != "none":
-        parts.append(attack)
-    return "/".join(parts)
 
 
 def _systems(config: ExperimentConfig, plan: Plan) -> dict[str, dict[str, str]]:
@@ -240,7 +231,7 @@ def run_experiment(
             provenance = collect_provenance(seeds={"experiment": config.seed, "decoding": config.decoding.seed})
             provenance["plan"] = run_plan_block(
                 {name: (kind, [PlannedJudge.of(label, judge) for label, judge in js]) for name, (kind, js) in judges.items()},
-                _systems(config, plan),
+                _systems(config, plan), config.compare,
             )
             store.start_run(run_id, "experiment", config.model_dump(mode="json"), provenance)
             manifests: dict[str, Any] = {}

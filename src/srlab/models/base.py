@@ -33,6 +33,9 @@ class ModelSpec(BaseModel):
         description="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16; llamacpp: auto (float32) or gguf (the file's own types).",
     )
     batch_size: int = Field(16, ge=1, description="Requests per forward pass (hf, vllm) or in flight at once (llamacpp); the openai backend uses max_concurrency.")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads (llamacpp backend); default: every CPU this process may use."
+    )
     max_concurrency: int = Field(8, ge=1, description="Concurrent HTTP requests (openai backend).")
     timeout_s: float = Field(
         120.0, gt=0, description="Deadline per request attempt, connect to last byte (openai backend)."

@@ -68,11 +68,14 @@ class PlannedJudge:
 
 
 def run_plan_block(
-    benchmarks: dict[str, tuple[str, list[PlannedJudge]]], systems: dict[str, dict[str, str]]
+    benchmarks: dict[str, tuple[str, list[PlannedJudge]]], systems: dict[str, dict[str, str]],
+    compare: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The ``plan`` provenance block: ``benchmarks`` name -> (kind, judges in order),
-    ``systems`` variant label -> {"model", "base", "strategy", "attack"}."""
+    ``systems`` variant label -> {"model", "base", "strategy", "attack"}, ``compare`` the
+    (system, baseline) pairs whose paired differences the report shows besides variant vs base."""
     return {
+        "compare": [list(pair) for pair in compare or []],
         "benchmarks": {
             name: {"kind": kind, "judges": [asdict(j) for j in judges]} for name, (kind, judges) in benchmarks.items()
         },
@@ -184,7 +187,9 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
     }
     rows = correct_metrics(rows, calibrated)
     rows += attack_average_rows(rows, systems)
-    bases = {variant: info["base"] for variant, info in systems.items() if info.get("base")}
+    # Each trained variant against its base, then the config's own ``compare`` pairs.
+    bases = [(variant, info["base"]) for variant, info in systems.items() if info.get("base")]
+    bases += [(a, b) for a, b in plan.get("compare", [])]
     binary = {b: [(m, j.label) for m, j in assigned if m != SCORE_METRIC.name] for b, assigned in metric_plan.items()}
     diffs = correct_diffs(diffs_against_base(records, bases, binary, n_resamples=n_resamples), calibrated)
     provenance = {k: v for k, v in (run["provenance"] or {}).items() if k not in ("plan", "calibration")}

@@ -375,21 +375,23 @@ def metric_event(record: SampleRecord, judge: str) -> bool:
 
 def diffs_against_base(
     samples: Iterable[SampleRecord],
-    bases: dict[str, str],
+    bases: dict[str, str] | list[tuple[str, str]],
     metrics: dict[str, list[tuple[str, str]]],
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> list[DiffRow]:
     """Paired bootstrap difference of each variant against its base, per benchmark and metric.
 
-    ``bases`` maps a variant to its base variant; ``metrics`` a benchmark to its (metric, judge)
+    ``bases`` maps a variant to its base variant, or lists (system, baseline) pairs (a config's
+    ``compare``: recipe vs recipe, CoT vs direct, attack vs none); ``metrics`` a benchmark to its (metric, judge)
     pairs. Samples pair up by (benchmark, attack, sample_id).
     """
     records: dict[tuple[str, str], dict[tuple[str, str], SampleRecord]] = {}
     for record in samples:
         records.setdefault((record.variant, record.benchmark), {})[(record.attack, record.sample_id)] = record
     rows: list[DiffRow] = []
-    for variant, base in bases.items():
+    pairs = list(bases.items()) if isinstance(bases, dict) else list(dict.fromkeys(bases))
+    for variant, base in pairs:
         if variant == base:
             continue
         for benchmark in sorted(metrics):
