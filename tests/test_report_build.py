@@ -6,6 +6,7 @@ a value worked out here.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,27 @@ def test_compare_pairs_get_paired_differences(tmp_path: Path) -> None:
     (diff,) = report.diffs
     assert (diff.variant, diff.base, diff.metric, diff.n_pairs) == ("cot", "direct", "over_refusal", 4)
     assert diff.diff == pytest.approx(0.5)
+
+
+def test_every_rate_is_broken_down_per_category(tmp_path: Path) -> None:
+    systems = {"base": {"model": "m", "variant": "base", "strategy": "direct", "attack": "none", "base": ""}}
+    # (category, refused): violence 2 of 3 refused (one undecided), fraud 0 of 1.
+    cases = [("violence", True), ("violence", True), ("violence", None), ("fraud", False)]
+    with Store(tmp_path / "store.sqlite") as store:
+        store.start_run("r", "experiment", {}, {"plan": run_plan_block({"strongreject": ("harmful", [REFUSAL])}, systems)})
+        for i, (category, refused) in enumerate(cases):
+            sample = Sample(id=f"s{i}", prompt=f"q {i}", benchmark="strongreject", category=category)
+            store.put_samples([sample])
+            store.put_generations([(f"g{i}", {"m": 1}, GenerationRequest(messages=sample.messages()), Generation("t", "t"))])
+            verdict = (Verdict("refusal", None, reason="empty", target="answer") if refused is None
+                       else Verdict("refusal", refused, target="answer"))
+            store.put_verdicts([(f"g{i}", sample_key(sample), "3", verdict)])
+            store.put_run_items([RunItem("r", "strongreject", sample.id, sample_key(sample), "base", "direct", "none", f"g{i}")])
+        report = build_report(store, "r")
+    rows = {b.category: b for b in report.breakdowns}
+    assert (rows["violence"].successes, rows["violence"].n, rows["violence"].undecided) == (2, 3, 1)
+    assert (rows["fraud"].rate, rows["fraud"].metric, rows["fraud"].judge) == (0.0, "refusal_rate", "refusal")
+    paths = write_report(report, tmp_path / "out")
+    assert "| base | strongreject | violence | refusal rate | refusal | 66.7% [" in paths["report.md"].read_text()
+    assert '<details id="breakdowns">' in paths["report.html"].read_text()
+    assert json.loads(paths["report.json"].read_text())["breakdowns"][0]["category"] == "fraud"

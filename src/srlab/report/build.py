@@ -33,6 +33,7 @@ from srlab.report.model import (
     Report,
     SampleRecord,
     VariantRow,
+    breakdown_rows,
     class_share_rows,
     diffs_against_base,
     mean_length,
@@ -144,7 +145,8 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
         records.append(
             SampleRecord(
                 variant=item.variant, benchmark=item.benchmark, kind=bench["kind"], strategy=item.strategy,
-                attack=item.attack, sample_id=item.sample_id, prompt=sample.user_text(), reasoning=gen.reasoning,
+                attack=item.attack, sample_id=item.sample_id, category=sample.category, prompt=sample.user_text(),
+                reasoning=gen.reasoning,
                 answer=gen.answer, truncated=gen.truncated,
                 verdicts={j: JudgeVerdict.from_verdict(v, meanings[j]) for j, v in got.items() if v is not None},
             )
@@ -198,7 +200,8 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
     provenance["status"] = run.get("status") or "incomplete"  # running (a kill), interrupted (Ctrl-C), finished
     return Report(
         title=title or run_id, rows=rows, diffs=diffs, samples=records, patterns=pattern_rows(records),
-        classes=class_share_rows(records), calibrations=calibrations, provenance=provenance,
+        classes=class_share_rows(records), breakdowns=breakdown_rows(records, binary), calibrations=calibrations,
+        provenance=provenance,
     )
 
 

@@ -16,12 +16,14 @@ from typing import Any
 from srlab.report.model import Report
 from srlab.report.plot import plot_tradeoff, safety_axis, tradeoff_points
 from srlab.report.tables import (
+    BREAKDOWN_HEADER,
     CALIBRATION_HEADER,
     CALIBRATION_NOTE,
     CLASS_HEADER,
     METRIC_TITLES,
     METRICS_NOTE,
     PATTERN_HEADER,
+    breakdown_cells,
     calibration_cells,
     class_cells,
     column_judge,
@@ -131,6 +133,15 @@ def _patterns_table(report: Report) -> str:
     if not report.patterns:
         return ""
     return "<h2>Risky reasoning patterns</h2>\n" + _text_table("patterns", PATTERN_HEADER, pattern_cells(report))
+
+
+def _breakdowns_table(report: Report) -> str:
+    if not report.breakdowns:
+        return ""
+    return (
+        f"<details id=\"breakdowns\"><summary>Per category ({len(report.breakdowns)} rows)</summary>\n"
+        + _text_table("breakdown", BREAKDOWN_HEADER, breakdown_cells(report)) + "</details>"
+    )
 
 
 def _classes_table(report: Report) -> str:
@@ -314,6 +325,7 @@ def render_html(report: Report) -> str:
 {_metrics_table(report)}
 <h2>Differences against base</h2>
 {_diffs_table(report)}
+{_breakdowns_table(report)}
 {_classes_table(report)}
 {_patterns_table(report)}
 {_calibration_table(report)}

@@ -265,11 +265,52 @@ class SampleRecord(_Frozen):
     strategy: str
     attack: str = "none"
     sample_id: str
+    category: str | None = Field(None, description="The benchmark's category (harm category, XSTest type, ...).")
     prompt: str
     reasoning: str | None = None
     answer: str
     truncated: bool = False
     verdicts: dict[str, JudgeVerdict] = Field(default_factory=dict)
+
+
+class BreakdownRow(_Frozen):
+    """One metric of one variant on one benchmark, restricted to one of its categories."""
+
+    variant: str
+    benchmark: str
+    metric: str
+    judge: str
+    category: str
+    rate: float | None
+    low: float = Field(..., ge=0.0, le=1.0)
+    high: float = Field(..., ge=0.0, le=1.0)
+    n: int = Field(..., ge=0)
+    successes: int = Field(..., ge=0)
+    undecided: int = Field(0, ge=0)
+
+    def format(self) -> str:
+        return format_rate(self.rate, self.low, self.high)
+
+
+def breakdown_rows(samples: Iterable[SampleRecord], metrics: dict[str, list[tuple[str, str]]]) -> list[BreakdownRow]:
+    """Every (metric, judge) of ``metrics`` per benchmark, per category, over all samples of it;
+    benchmarks whose samples carry no category get no rows."""
+    groups: dict[tuple[str, str, str], list[SampleRecord]] = {}
+    for record in samples:
+        if record.category:
+            groups.setdefault((record.variant, record.benchmark, record.category), []).append(record)
+    rows = []
+    for (variant, benchmark, category), records in sorted(groups.items()):
+        for metric, judge in metrics.get(benchmark, []):
+            successes = sum(metric_event(r, judge) for r in records)
+            undecided = sum(1 for r in records if (r.verdicts.get(judge) is None or r.verdicts[judge].label is None))
+            low, high = wilson_interval(successes, len(records))
+            rows.append(BreakdownRow(
+                variant=variant, benchmark=benchmark, metric=metric, judge=judge, category=category,
+                rate=successes / len(records), low=low, high=high, n=len(records), successes=successes,
+                undecided=undecided,
+            ))
+    return rows
 
 
 class PatternRow(_Frozen):
@@ -342,6 +383,7 @@ class Report(_Frozen):
     samples: list[SampleRecord] = Field(default_factory=list)
     patterns: list[PatternRow] = Field(default_factory=list, description="Risky-pattern rates per variant.")
     classes: list[ClassShareRow] = Field(default_factory=list, description="Three-class response shares (XSTest).")
+    breakdowns: list[BreakdownRow] = Field(default_factory=list, description="Each rate per benchmark category.")
     calibrations: list[Calibration] = Field(
         default_factory=list, description="Judges measured against human labels; their error is in `corrected`."
     )

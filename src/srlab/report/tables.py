@@ -152,6 +152,17 @@ def class_cells(report: Report) -> list[list[str]]:
     ]
 
 
+BREAKDOWN_HEADER = ["variant", "benchmark", "category", "metric", "judge", "rate [95% CI]", "n", "undecided"]
+
+
+def breakdown_cells(report: Report) -> list[list[str]]:
+    return [
+        [b.variant, b.benchmark, b.category, METRIC_TITLES.get(b.metric, b.metric), b.judge, b.format(), str(b.n),
+         str(b.undecided)]
+        for b in report.breakdowns
+    ]
+
+
 METRICS_NOTE = (
     "Rates are over all samples (accuracy = correct / all; ASR = judged harmful / all attacked prompts; "
     "refusal rate and over-refusal = judged refusals / all prompts); u = undecided, t = truncated, both "
@@ -168,6 +179,8 @@ def markdown_report(report: Report) -> str:
         parts += ["", "## Differences against base", "", markdown_diffs(report)]
     if report.classes:
         parts += ["", "## Response classes (XSTest)", "", _markdown(CLASS_HEADER, class_cells(report))]
+    if report.breakdowns:
+        parts += ["", "## Per category", "", _markdown(BREAKDOWN_HEADER, breakdown_cells(report))]
     if report.patterns:
         parts += ["", "## Risky reasoning patterns", "", _markdown(PATTERN_HEADER, pattern_cells(report))]
     if report.calibrations:
