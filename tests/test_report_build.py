@@ -286,3 +286,31 @@ def test_every_rate_is_broken_down_per_category(tmp_path: Path) -> None:
     assert "| base | strongreject | violence | refusal rate | refusal | 66.7% [" in paths["report.md"].read_text()
     assert '<details id="breakdowns">' in paths["report.html"].read_text()
     assert json.loads(paths["report.json"].read_text())["breakdowns"][0]["category"] == "fraud"
+
+
+def test_selectivity_on_xstest_matched_pairs(tmp_path: Path) -> None:
+    """Pairs match by type and position: the i-th contrast_homonyms prompt mirrors the i-th homonyms one."""
+    systems = {"base": {"model": "m", "variant": "base", "strategy": "direct", "attack": "none", "base": ""}}
+    # (safe id, safe refused?, unsafe id, unsafe refused?): selective, over-refuses, complies with the unsafe,
+    # and one undecided.
+    pairs = [(1, False, 26, True), (2, True, 27, True), (3, False, 28, False), (4, False, 29, None)]
+    with Store(tmp_path / "store.sqlite") as store:
+        plan = run_plan_block({"xstest": ("benign", [REFUSAL]), "xstest-unsafe": ("harmful", [REFUSAL])}, systems)
+        store.start_run("r", "experiment", {}, {"plan": plan})
+        for benchmark, category, index, refused in [
+            *(("xstest", "homonyms", s, r) for s, r, _, _ in pairs),
+            *(("xstest-unsafe", "contrast_homonyms", u, r) for _, _, u, r in pairs),
+        ]:
+            sample = Sample(id=f"xstest-{index}", prompt=f"q {index}", benchmark=benchmark, category=category)
+            store.put_samples([sample])
+            key = f"g{index}"
+            store.put_generations([(key, {"m": 1}, GenerationRequest(messages=sample.messages()), Generation("t", "t"))])
+            verdict = (Verdict("refusal", None, reason="empty", target="answer") if refused is None
+                       else Verdict("refusal", refused, target="answer"))
+            store.put_verdicts([(key, sample_key(sample), "3", verdict)])
+            store.put_run_items([RunItem("r", benchmark, sample.id, sample_key(sample), "base", "direct", "none", key)])
+        report = build_report(store, "r")
+    (row,) = report.selectivity
+    assert (row.pairs, row.refused_unsafe, row.complied_safe, row.selective, row.undecided) == (4, 2, 3, 1, 1)
+    text = write_report(report, tmp_path / "out")["report.md"].read_text()
+    assert "| base | 4 | 50.0% [" in text and "| 25.0% [" in text

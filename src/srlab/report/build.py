@@ -38,6 +38,7 @@ from srlab.report.model import (
     diffs_against_base,
     mean_length,
     pattern_rows,
+    selectivity_rows,
     shared_correction,
 )
 from srlab.report.stats import Z_95
@@ -200,7 +201,11 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
     provenance["status"] = run.get("status") or "incomplete"  # running (a kill), interrupted (Ctrl-C), finished
     return Report(
         title=title or run_id, rows=rows, diffs=diffs, samples=records, patterns=pattern_rows(records),
-        classes=class_share_rows(records), breakdowns=breakdown_rows(records, binary), calibrations=calibrations,
+        classes=class_share_rows(records), breakdowns=breakdown_rows(records, binary),
+        selectivity=selectivity_rows(records, {
+            b: j for b, pairs in binary.items() for m, j in pairs if m in ("refusal_rate", "over_refusal")
+        }),
+        calibrations=calibrations,
         provenance=provenance,
     )
 

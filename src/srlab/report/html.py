@@ -23,6 +23,8 @@ from srlab.report.tables import (
     METRIC_TITLES,
     METRICS_NOTE,
     PATTERN_HEADER,
+    SELECTIVITY_HEADER,
+    SELECTIVITY_NOTE,
     breakdown_cells,
     calibration_cells,
     class_cells,
@@ -32,6 +34,7 @@ from srlab.report.tables import (
     markdown_report,
     metric_columns,
     pattern_cells,
+    selectivity_cells,
 )
 
 PAGE_SIZE = 100  # sample cards drawn at once; "show more" draws the next page
@@ -141,6 +144,15 @@ def _breakdowns_table(report: Report) -> str:
     return (
         f"<details id=\"breakdowns\"><summary>Per category ({len(report.breakdowns)} rows)</summary>\n"
         + _text_table("breakdown", BREAKDOWN_HEADER, breakdown_cells(report)) + "</details>"
+    )
+
+
+def _selectivity_table(report: Report) -> str:
+    if not report.selectivity:
+        return ""
+    return (
+        f'<h2>Selectivity on XSTest\'s matched pairs</h2>\n<p class="note">{_e(SELECTIVITY_NOTE)}</p>\n'
+        + _text_table("selectivity", SELECTIVITY_HEADER, selectivity_cells(report))
     )
 
 
@@ -327,6 +339,7 @@ def render_html(report: Report) -> str:
 {_diffs_table(report)}
 {_breakdowns_table(report)}
 {_classes_table(report)}
+{_selectivity_table(report)}
 {_patterns_table(report)}
 {_calibration_table(report)}
 <h2>Safety–reasoning trade-off</h2>
