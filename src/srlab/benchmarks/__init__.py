@@ -27,6 +27,7 @@ for _cls in (*BUILTIN_BENCHMARKS, *MATH_BENCHMARKS):
 # Lazy targets: reasoning-gym is an optional dependency and slow to import.
 BENCHMARKS.register("gsm_symbolic", "srlab.benchmarks.reasoning_gym_tasks:gsm_symbolic")
 BENCHMARKS.register("chain_sum_easy", "srlab.benchmarks.reasoning_gym_tasks:chain_sum_easy")
+BENCHMARKS.register("humaneval", "srlab.benchmarks.humaneval:HumanEval")
 
 
 def get_benchmark(name: str) -> Benchmark:

@@ -19,6 +19,7 @@ JUDGES.register("harmbench-cls", "srlab.judge.harmbench_cls:HarmBenchClassifierJ
 JUDGES.register("xstest-3class", "srlab.judge.xstest_3class:XSTest3ClassJudge")
 JUDGES.register("risky-patterns", "srlab.judge.risky_patterns:RiskyPatternsJudge")
 JUDGES.register("risky-patterns-offline", "srlab.judge.risky_patterns:RiskyPatternsOfflineJudge")
+JUDGES.register("code-exec", "srlab.judge.code_exec:CodeExecJudge")
 
 
 def get_judge(name: str, **kwargs: Any) -> Judge:

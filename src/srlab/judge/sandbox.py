@@ -221,11 +221,36 @@ def _describe(mode: str, drop: bool, net_flags: int | None, limits: SandboxLimit
     }
 
 
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _kill_group(process: subprocess.Popen[bytes], grace_s: float = 3.0) -> int:
+    """SIGKILL the process's group, reap the process, and wait (up to ``grace_s``) until the
+    rest of the group is gone: killed processes count against RLIMIT_NPROC until reaped."""
+    deadline = time.monotonic() + grace_s
+    first = True
+    while True:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            break
+        if first:
+            process.wait()
+            first = False
+        elif time.monotonic() > deadline:
+            break
+        else:
+            time.sleep(0.02)
+    return process.wait()
+
+
+def _start(command: list[str], retry_s: float = 5.0, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Popen, retried while the process limit is still full of a previous run's dying processes."""
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            return subprocess.Popen(command, **kwargs)  # noqa: S603 - our command; the code is sandboxed
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _tail(handle: Any) -> str:
@@ -233,13 +258,18 @@ def _tail(handle: Any) -> str:
     return handle.read().decode("utf-8", "replace")[-_OUTPUT_CHARS:]
 
 
-def _classify(returncode: int, timed_out: bool, stderr: str, limits: SandboxLimits) -> tuple[str, str]:
+def _classify(
+    returncode: int, timed_out: bool, stderr: str, limits: SandboxLimits, mode: str
+) -> tuple[str, str]:
     if timed_out:
         return "timeout", f"killed after the {limits.timeout_s:g}s wall-clock limit"
     if returncode == 0:
         return "passed", "exit status 0"
-    if returncode < 0:
-        name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
+    signum = -returncode if returncode < 0 else 0
+    if mode == "bwrap" and returncode > 128:  # bwrap exits 128+N when its child dies of signal N
+        signum = returncode - 128
+    if signum:
+        name = signal.Signals(signum).name if signum in signal.valid_signals() else str(signum)
         if name == "SIGXCPU":
             return "killed", f"killed by {name} (CPU limit {limits.cpu_limit()}s)"
         return "killed", f"killed by {name}"
@@ -273,7 +303,7 @@ def run_python(code: str, limits: SandboxLimits | None = None, *, mode: str | No
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             start = time.monotonic()
             try:
-                process = subprocess.Popen(  # noqa: S603 - the command is ours; the code is sandboxed
+                process = _start(
                     command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
                     start_new_session=True, preexec_fn=preexec,  # noqa: PLW1509
                 )  # fmt: skip
@@ -284,11 +314,10 @@ def run_python(code: str, limits: SandboxLimits | None = None, *, mode: str | No
                 process.wait(timeout=limits.timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
-            _kill_group(process.pid)  # on timeout, and any children left behind on exit
-            returncode = process.wait()
+            returncode = _kill_group(process)  # on timeout, and any children left behind on exit
             wall = time.monotonic() - start
             stdout, stderr = _tail(out), _tail(err)
-        status, reason = _classify(returncode, timed_out, stderr, limits)
+        status, reason = _classify(returncode, timed_out, stderr, limits, mode)
         return SandboxResult(status == "passed", status, reason, returncode, stdout, stderr, round(wall, 3), isolation)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,87 @@
+"""``code-exec``: run the model's code against the sample's tests in a sandbox (pass@1).
+
+True iff the program (function prompt + the model's code + the tests + ``check(entry_point)``)
+exits 0 within the limits. A crash, a failed assertion, a timeout or a sandbox kill is False
+with the reason in ``details``; undecided only when there is no answer to run or no test.
+"""
+
+from __future__ import annotations
+
+import re
+
+from srlab.judge.base import Judge
+from srlab.judge.sandbox import SandboxLimits, run_python
+from srlab.schema import Generation, Sample, Verdict
+
+_FENCE_RE = re.compile(r"```[ \t]*(?P<lang>[\w+-]*)[^\n]*\n(?P<code>.*?)(?:```|\Z)", re.DOTALL)
+_OUTPUT_CHARS = 1000
+
+
+def extract_code(answer: str, entry_point: str | None = None) -> str:
+    """The code in an answer: the first fenced python block that defines ``entry_point``, else
+    the first python (or untagged) block, else the raw text."""
+    blocks = [
+        m.group("code") for m in _FENCE_RE.finditer(answer) if m.group("lang").lower() in ("", "python", "py", "python3")
+    ]
+    if entry_point:
+        defining = re.compile(rf"^\s*(?:async\s+)?def\s+{re.escape(entry_point)}\s*\(", re.MULTILINE)
+        for block in blocks:
+            if defining.search(block):
+                return block
+    return blocks[0] if blocks else answer
+
+
+def defines(code: str, entry_point: str) -> bool:
+    return re.search(rf"^(?:async\s+)?def\s+{re.escape(entry_point)}\s*\(", code, re.MULTILINE) is not None
+
+
+def build_program(code_prompt: str, code: str, test: str, entry_point: str) -> str:
+    """The prompt (its imports and helpers) then the model's code, then the tests.
+
+    A model that rewrote the whole function redefines it after the prompt's stub; a completion
+    of the body alone continues the prompt's function.
+    """
+    body = code_prompt + ("\n\n" if defines(code, entry_point) else "") + code
+    return f"{body}\n\n{test}\n\ncheck({entry_point})\n"
+
+
+class CodeExecJudge(Judge):
+    """True when the answer's code passes the sample's tests, run in ``srlab.judge.sandbox``."""
+
+    name = "code-exec"
+    label_meaning = "correct"
+    version = "1"
+    target = "answer"
+
+    def __init__(self, timeout_s: float = 10.0, memory_mb: int = 1024) -> None:
+        self.limits = SandboxLimits(timeout_s=float(timeout_s), memory_mb=int(memory_mb))
+        self.params = {"timeout_s": float(timeout_s), "memory_mb": int(memory_mb)}
+
+    def judge(self, sample: Sample, generation: Generation) -> Verdict:
+        test, entry_point = sample.meta.get("test"), sample.meta.get("entry_point")
+        if not test or not entry_point:
+            return self._undecided("sample has no test code or entry point")
+        # Not stripped: a completion of the function body needs its leading indentation.
+        answer = generation.answer
+        if not answer.strip():
+            if generation.truncated:
+                return self._undecided("truncated before answer")
+            answer = generation.text
+        if not answer.strip():
+            return self._undecided("empty response")
+        code = extract_code(answer, entry_point)
+        program = build_program(sample.meta.get("code_prompt", ""), code, test, entry_point)
+        result = run_python(program, self.limits)
+        details = {
+            "status": result.status,
+            "reason": result.reason,
+            "returncode": result.returncode,
+            "wall_s": result.wall_s,
+            "stderr": result.stderr[-_OUTPUT_CHARS:],
+            "isolation": result.isolation,
+            "rewrote_function": defines(code, entry_point),
+        }
+        return Verdict(judge=self.name, label=result.passed, target="answer", details=details)
+
+    def _undecided(self, reason: str) -> Verdict:
+        return Verdict(judge=self.name, label=None, reason=reason, target="answer")
