@@ -21,9 +21,10 @@ $(VENV)/.srlab-installed: pyproject.toml
 	touch $@
 
 # Extra test dependencies: a real llama.cpp OpenAI-compatible server (built from source, ~6 min
-# on 2 cores) and Debian's Chromium for the HTML report test.
+# on 2 cores), Debian's Chromium for the HTML report test and bubblewrap for the code sandbox.
 test-deps: setup $(VENV)/.server-installed
-	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	command -v chromium >/dev/null 2>&1 && command -v bwrap >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq chromium bubblewrap >/dev/null)
 
 $(VENV)/.server-installed: pyproject.toml
 	$(PIP) install --quiet -e ".[server]"

@@ -15,12 +15,14 @@ Two isolation modes, chosen once per process (``SRLAB_SANDBOX=bwrap|fallback`` f
 
 In both modes the process gets rlimits: CPU time, address space (memory), file size, no core
 dumps and a process count (a fork bomb stops at ``nproc``; Linux does not enforce it for root,
-hence the drop to ``nobody``). A wall-clock timeout kills the whole process group (and in
+hence the drop to ``nobody``, made only when ``nobody`` can run some Python here; otherwise it
+stays root and ``nproc_enforced`` is False in the details). A wall-clock timeout kills the whole process group (and in
 ``bwrap`` mode the PID namespace); leftover children are killed when the program exits too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -144,7 +146,7 @@ def _net_unshare_flags() -> int | None:
     try:
         probe = subprocess.run(
             [sys.executable, "-c", "pass"],
-            preexec_fn=_preexec(SandboxLimits(), 1 << 16, False, flags),  # noqa: PLW1509
+            preexec_fn=_preexec(SandboxLimits(), 1 << 16, False, flags),
             capture_output=True,
             timeout=30,
             check=False,
@@ -170,7 +172,7 @@ def _interpreter() -> tuple[str, bool]:
         try:
             probe = subprocess.run(
                 [candidate, "-I", "-c", "pass"],
-                preexec_fn=_preexec(SandboxLimits(), 1 << 16, True, 0),  # noqa: PLW1509
+                preexec_fn=_preexec(SandboxLimits(), 1 << 16, True, 0),
                 capture_output=True,
                 timeout=30,
                 check=False,
@@ -217,27 +219,18 @@ def _describe(mode: str, drop: bool, net_flags: int | None, limits: SandboxLimit
         "cpu_s": limits.cpu_limit(),
         "memory_mb": limits.memory_mb,
         "nproc": limits.nproc,
+        "nproc_enforced": drop or not _is_root(),  # Linux ignores RLIMIT_NPROC for root
         "fsize_mb": limits.fsize_mb,
     }
 
 
-def _kill_group(process: subprocess.Popen[bytes], grace_s: float = 3.0) -> int:
-    """SIGKILL the process's group, reap the process, and wait (up to ``grace_s``) until the
-    rest of the group is gone: killed processes count against RLIMIT_NPROC until reaped."""
-    deadline = time.monotonic() + grace_s
-    first = True
-    while True:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            break
-        if first:
-            process.wait()
-            first = False
-        elif time.monotonic() > deadline:
-            break
-        else:
-            time.sleep(0.02)
+def _kill_group(process: subprocess.Popen[bytes]) -> int:
+    """SIGKILL the process's whole group (SIGKILL cannot be caught), then reap the process.
+
+    The killed members are reaped by init; until then they still count against RLIMIT_NPROC,
+    which ``_start`` waits out."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
     return process.wait()
 
 
@@ -246,7 +239,7 @@ def _start(command: list[str], retry_s: float = 5.0, **kwargs: Any) -> subproces
     deadline = time.monotonic() + retry_s
     while True:
         try:
-            return subprocess.Popen(command, **kwargs)  # noqa: S603 - our command; the code is sandboxed
+            return subprocess.Popen(command, **kwargs)
         except BlockingIOError:
             if time.monotonic() > deadline:
                 raise
@@ -305,7 +298,7 @@ def run_python(code: str, limits: SandboxLimits | None = None, *, mode: str | No
             try:
                 process = _start(
                     command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
-                    start_new_session=True, preexec_fn=preexec,  # noqa: PLW1509
+                    start_new_session=True, preexec_fn=preexec,
                 )  # fmt: skip
             except (OSError, subprocess.SubprocessError) as error:
                 return SandboxResult(False, "error", f"sandbox did not start: {error}", None, "", "", 0.0, isolation)
