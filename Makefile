@@ -43,5 +43,7 @@ test: test-deps
 lint: setup
 	$(VENV)/bin/ruff check src tests scripts
 
+# srlab's engines against lm-evaluation-harness's HF backend on the same 64 GSM8K prompts (~6 min).
 bench: setup
-	$(PY) scripts/bench_generation.py
+	$(PIP) install --quiet -e ".[compare,llamacpp]"
+	$(PY) scripts/bench_generation.py --engines llamacpp,lm-eval
