@@ -12,23 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mixtures import arithmetic_mixture
 
 from srlab.cli.train_cmd import launch_command
-from srlab.data.records import make_record
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "accelerate"
-
-
-def _mixture(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    records = [
-        make_record(f"r{i}", f"What is {i} + {i}?", f"{i} + {i} = {2 * i}.", f"The answer is {2 * i}.",
-                    source="t", kind="reasoning")
-        for i in range(8)
-    ]
-    path = folder / "mixture.jsonl"
-    path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def _config(folder: Path, model: Path, data: Path, batch: int) -> Path:
@@ -71,7 +59,7 @@ def test_shipped_accelerate_configs_load(name: str) -> None:
 
 
 def test_two_processes_train_like_one_on_the_same_global_batch(tiny_model_dir: Path, tmp_path: Path) -> None:
-    data = _mixture(tmp_path / "data")
+    data = arithmetic_mixture(tmp_path / "data", 8)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
     def srlab_train(*args: str) -> None:

@@ -8,19 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from srlab.data.records import make_record
-
-
-def _mixture(folder: Path) -> Path:
-    records = [
-        make_record(f"r{i}", f"What is {i} + {i}?" + " Explain slowly." * (i % 3), f"{i} + {i} = {2 * i}.",
-                    f"The answer is {2 * i}.", source="t", kind="reasoning")
-        for i in range(8)
-    ]
-    path = folder / "mixture.jsonl"
-    path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records), encoding="utf-8")
-    return path
+from mixtures import arithmetic_mixture
 
 
 def test_packed_batches_give_the_unpacked_loss(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,7 +24,7 @@ def test_packed_batches_give_the_unpacked_loss(tiny_model_dir: Path, tmp_path: P
         rows.append(len(self.train_dataset))
 
     monkeypatch.setattr(trl.SFTTrainer, "__init__", recording_init)
-    data = _mixture(tmp_path)
+    data = arithmetic_mixture(tmp_path, 8, varied_lengths=True)
 
     def first_loss(name: str, **settings: Any) -> float:
         # All 8 examples in one step, so both runs average the loss over the same completion tokens.

@@ -6,22 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from mixtures import arithmetic_mixture
 
-from srlab.data.records import make_record
 from srlab.errors import SrlabError
 from srlab.train.checkpoints import CorruptCheckpointError, checkpoint_problem
-
-
-def _mixture(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    records = [
-        make_record(f"r{i}", f"What is {i} + {i}?", f"{i} + {i} = {2 * i}.", f"The answer is {2 * i}.",
-                    source="t", kind="reasoning")
-        for i in range(12)
-    ]
-    path = folder / "mixture.jsonl"
-    path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def _config(model: Path, data: Path, out: Path, max_steps: int, **extra) -> dict:
@@ -37,7 +25,7 @@ def first_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     from srlab.train import train
 
     root = tmp_path_factory.mktemp("sft")
-    data = _mixture(root / "data")
+    data = arithmetic_mixture(root / "data", 12)
     out = root / "run"
     train(_config(tiny_model_dir, data, out, max_steps=2))
     return tiny_model_dir, data, out
