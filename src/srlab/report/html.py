@@ -132,10 +132,12 @@ def _text_table(table_id: str, header: list[str], rows: list[list[str]]) -> str:
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _patterns_table(report: Report) -> str:
-    if not report.patterns:
+def _section(title: str, table_id: str, header: list[str], rows: list[list[str]], note: str | None = None) -> str:
+    """A titled text table (and its note); nothing when there are no rows."""
+    if not rows:
         return ""
-    return "<h2>Risky reasoning patterns</h2>\n" + _text_table("patterns", PATTERN_HEADER, pattern_cells(report))
+    note_html = f'<p class="note">{_e(note)}</p>\n' if note else ""
+    return f"<h2>{_e(title)}</h2>\n{note_html}" + _text_table(table_id, header, rows)
 
 
 def _breakdowns_table(report: Report) -> str:
@@ -144,30 +146,6 @@ def _breakdowns_table(report: Report) -> str:
     return (
         f"<details id=\"breakdowns\"><summary>Per category ({len(report.breakdowns)} rows)</summary>\n"
         + _text_table("breakdown", BREAKDOWN_HEADER, breakdown_cells(report)) + "</details>"
-    )
-
-
-def _selectivity_table(report: Report) -> str:
-    if not report.selectivity:
-        return ""
-    return (
-        f'<h2>Selectivity on XSTest\'s matched pairs</h2>\n<p class="note">{_e(SELECTIVITY_NOTE)}</p>\n'
-        + _text_table("selectivity", SELECTIVITY_HEADER, selectivity_cells(report))
-    )
-
-
-def _classes_table(report: Report) -> str:
-    if not report.classes:
-        return ""
-    return "<h2>Response classes (XSTest)</h2>\n" + _text_table("classes", CLASS_HEADER, class_cells(report))
-
-
-def _calibration_table(report: Report) -> str:
-    if not report.calibrations:
-        return ""
-    return (
-        f'<h2>Judge calibration</h2>\n<p class="note">{_e(CALIBRATION_NOTE)}</p>\n'
-        + _text_table("calibration", CALIBRATION_HEADER, calibration_cells(report))
     )
 
 
@@ -338,10 +316,10 @@ def render_html(report: Report) -> str:
 <h2>Differences against base</h2>
 {_diffs_table(report)}
 {_breakdowns_table(report)}
-{_classes_table(report)}
-{_selectivity_table(report)}
-{_patterns_table(report)}
-{_calibration_table(report)}
+{_section("Response classes (XSTest)", "classes", CLASS_HEADER, class_cells(report))}
+{_section("Selectivity on XSTest's matched pairs", "selectivity", SELECTIVITY_HEADER, selectivity_cells(report), SELECTIVITY_NOTE)}
+{_section("Risky reasoning patterns", "patterns", PATTERN_HEADER, pattern_cells(report))}
+{_section("Judge calibration", "calibration", CALIBRATION_HEADER, calibration_cells(report), CALIBRATION_NOTE)}
 <h2>Safety–reasoning trade-off</h2>
 {plot}
 <h2>Samples</h2>
