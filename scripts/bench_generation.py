@@ -2,7 +2,8 @@
 
 Usage:
     python scripts/bench_generation.py [--engines llamacpp,hf,lm-eval] [--prompts 64]
-        [--max-new-tokens 256] [--batch-size 16] [--data-dir DIR] [--require 2.0] [--save PATH]
+        [--max-new-tokens 256] [--batch-size 16] [--srlab-batch-size N] [--data-dir DIR] [--require 2.0]
+        [--save PATH]
 
 The prompts are what ``srlab eval --benchmarks gsm8k --strategy direct --limit N`` sends (the
 seeded subset, seed 0, each question as one user turn) to the embedded SmolLM2-135M, decoded
@@ -67,7 +68,7 @@ def run_srlab(backend: str, dtype: str, messages: list, args: argparse.Namespace
     from srlab.schema import DecodingConfig, GenerationRequest
 
     start = time.perf_counter()
-    spec = ModelSpec(name="smollm2-135m", backend=backend, dtype=dtype, batch_size=args.batch_size)
+    spec = ModelSpec(name="smollm2-135m", backend=backend, dtype=dtype, batch_size=args.srlab_batch_size or args.batch_size)
     engine = load_backend(spec)
     loaded = time.perf_counter()
     decoding = DecodingConfig(max_new_tokens=args.max_new_tokens)
@@ -193,6 +194,8 @@ def run_child(engine: str, args: argparse.Namespace) -> dict[str, Any]:
             "--prompts", str(args.prompts), "--max-new-tokens", str(args.max_new_tokens),
             "--batch-size", str(args.batch_size),
         ]
+        if args.srlab_batch_size:
+            cmd += ["--srlab-batch-size", str(args.srlab_batch_size)]
         if args.data_dir:
             cmd += ["--data-dir", args.data_dir]
         start = time.perf_counter()
@@ -238,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=16, help="for every engine")
+    parser.add_argument(
+        "--srlab-batch-size", type=int, default=None,
+        help="srlab's engines only (the peer keeps --batch-size): requests in flight at once; greedy texts do not "
+        "depend on it for llamacpp, so the comparison stays on identical work",
+    )
     parser.add_argument("--require", type=float, default=2.0, help="required tokens/s of the best srlab engine / lm-eval's")
     parser.add_argument("--save", default=None, help="write every engine's texts and counts to this JSON file")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
@@ -259,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"engine {engine} needs the {module} package: {hint}")
     print(
         f"{args.prompts} GSM8K prompts (srlab eval --strategy direct), smollm2-135m, greedy, "
-        f"max_new_tokens {args.max_new_tokens}, batch {args.batch_size}, {os.cpu_count()} CPUs, "
+        f"max_new_tokens {args.max_new_tokens}, batch {args.batch_size}"
+        f"{f' (srlab engines {args.srlab_batch_size})' if args.srlab_batch_size else ''}, {os.cpu_count()} CPUs, "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         flush=True,
     )

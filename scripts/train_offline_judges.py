@@ -3,8 +3,9 @@
     SRLAB_DATA_DIR=../shared/data .venv/bin/python scripts/train_offline_judges.py [--check]
 
 Needs scikit-learn (``pip install -e '.[dev]'``); judging with the result does not. Deterministic:
-the same data gives the same file byte for byte (``--check`` rebuilds in memory and compares
-with the shipped files instead of writing). About a minute on 2 cores.
+the same data and BLAS thread count give the same file byte for byte (``--check`` rebuilds in
+memory and compares with the shipped files instead of writing; they were built with 2 threads,
+and ``OMP_NUM_THREADS=1`` changes the last bits). About a minute on 2 cores.
 
 Training data (human labels; ``srlab.judge.labels.LABEL_SOURCES`` says how each is mapped):
 

@@ -160,7 +160,7 @@ def test_eval_reports_refusal_rate_per_attack(
     ("argv", "expected"),
     [
         (["--judge", "harmful=oracle"], "judges.harmful.0.name: unknown judge 'oracle'; valid: code-exec, gsm8k-answer"),
-        (["--judge", "violence=refusal"], "judges.violence: not an axis (reasoning, harmful, benign)"),
+        (["--judge", "violence=refusal"], "judges.violence: not an axis (reasoning, harmful, benign, privacy)"),
         (["--judge", "harmful=gsm8k-answer"],
          "judges.harmful.0: judge 'gsm8k-answer' on strongreject: a judge whose True means 'correct' cannot score a "
          "harmful benchmark (its metrics need a judge meaning 'harmful' or 'refusal')"),

@@ -140,7 +140,11 @@ def test_lrm_study_plans_six_recipes_on_four_benchmarks() -> None:
         "default-cot", "realsafe-cot", "improved-cot", "short-cot", "template-cot", "no-cot"
     ]
     assert {c.benchmark for c in plan.cells} == {"math500", "aime2024", "strongreject", "xstest"}
-    assert len(plan.cells) == 7 * 4
+    # Study B's think budgets are the strategy axis: no-think, short-think, default.
+    assert [(s.display, s.think.label if s.think else None) for s in config.strategies] == [
+        ("no-think", "no-think"), ("short-think", "short-think-1024"), ("default", None)
+    ]
+    assert len(plan.cells) == 7 * 4 * 3
     # ASR by Llama Guard on the whole output, the refusal rate beside it, both named in the plan.
     assert "  score  strongreject: ASR by llama-guard@full, refusal rate by refusal" in plan.describe().splitlines()
 

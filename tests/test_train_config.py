@@ -9,7 +9,7 @@ import yaml
 
 from srlab.errors import SrlabError
 from srlab.train.config import load_train_config
-from srlab.train.sft import sft_config
+from srlab.train.sft import cpu_has_native_bf16, sft_config, use_bf16
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PATHS = {"data": "-", "output_dir": "/tmp/srlab-train"}
@@ -18,10 +18,10 @@ CHECKPOINTS = Path("/tmp/srlab-train/checkpoints")
 
 def _args(config: dict | str | Path, **overrides):
     train = load_train_config(config, **{**PATHS, **overrides})
-    return train, sft_config(train, CHECKPOINTS, bf16=train.bf16 is True)
+    return train, sft_config(train, CHECKPOINTS, bf16=use_bf16(train))
 
 
-def test_quickstart_config_builds_the_same_sft_config_as_before() -> None:
+def test_quickstart_config_builds_the_expected_sft_config() -> None:
     # `srlab run examples/quickstart.yaml` fills in model, data and output_dir.
     train, args = _args(EXAMPLES / "quickstart" / "train.yaml", model="smollm2-135m")
     assert (train.preset, train.method, train.lora.r, train.lora.alpha, train.lora.dropout) == ("smollm2-cpu", "lora", 16, 32, 0.05)
@@ -34,15 +34,17 @@ def test_quickstart_config_builds_the_same_sft_config_as_before() -> None:
         "bf16": args.bf16, "activation_checkpointing": args.activation_checkpointing, "seed": args.seed,
         "data_seed": args.data_seed, "logging_steps": args.logging_steps, "save_strategy": args.save_strategy.value,
         "save_steps": args.save_steps, "save_total_limit": args.save_total_limit,
-        "completion_only_loss": args.completion_only_loss, "packing": args.packing, "report_to": args.report_to,
+        "completion_only_loss": args.completion_only_loss, "packing": args.packing,
+        "packing_strategy": args.packing_strategy, "padding_free": args.padding_free, "report_to": args.report_to,
         "dataloader_num_workers": args.dataloader_num_workers, "use_cpu": args.use_cpu,
         "weight_decay": args.weight_decay, "optim": args.optim.value,
     } == {
         "output_dir": str(CHECKPOINTS), "learning_rate": 2e-4, "num_train_epochs": 1.0, "max_steps": 60,
         "lr_scheduler_type": "cosine", "warmup_steps": 0.05, "per_device_train_batch_size": 4,
-        "gradient_accumulation_steps": 1, "max_length": 192, "bf16": False, "activation_checkpointing": False,
+        "gradient_accumulation_steps": 1, "max_length": 192, "bf16": cpu_has_native_bf16(), "activation_checkpointing": False,
         "seed": 0, "data_seed": 0, "logging_steps": 10, "save_strategy": "steps", "save_steps": 20,
-        "save_total_limit": 2, "completion_only_loss": True, "packing": False, "report_to": [],
+        "save_total_limit": 2, "completion_only_loss": True, "packing": False, "packing_strategy": "bfd",
+        "padding_free": False, "report_to": [],
         "dataloader_num_workers": 0, "use_cpu": True, "weight_decay": 0.0, "optim": "adamw_torch_fused",
     }
 

@@ -20,7 +20,15 @@ from srlab.errors import SrlabError
 from srlab.hashing import canonical_json, content_hash
 from srlab.schema import Generation, GenerationRequest, Sample, Verdict
 
-SCHEMA = """
+RUN_ITEMS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
+    run_id TEXT NOT NULL, benchmark TEXT NOT NULL, sample_id TEXT NOT NULL, sample_key TEXT NOT NULL,
+    variant TEXT NOT NULL, strategy TEXT NOT NULL, attack TEXT NOT NULL, generation_key TEXT NOT NULL,
+    sample_index INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, benchmark, sample_id, variant, strategy, attack, sample_index)
+);
+"""
+SCHEMA = RUN_ITEMS_TABLE.format(name="run_items") + """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, created REAL NOT NULL, status TEXT NOT NULL,
     config TEXT NOT NULL, provenance TEXT NOT NULL, result TEXT
@@ -31,18 +39,14 @@ CREATE TABLE IF NOT EXISTS samples (
 CREATE TABLE IF NOT EXISTS generations (
     key TEXT PRIMARY KEY, model TEXT NOT NULL, request TEXT NOT NULL, text TEXT NOT NULL,
     answer TEXT NOT NULL, reasoning TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
-    truncated INTEGER NOT NULL, finish_reason TEXT, created REAL NOT NULL, error TEXT
+    truncated INTEGER NOT NULL, finish_reason TEXT, created REAL NOT NULL, error TEXT,
+    reasoning_tokens INTEGER
 );
 CREATE TABLE IF NOT EXISTS verdicts (
     generation_key TEXT NOT NULL, sample_key TEXT NOT NULL, judge TEXT NOT NULL,
     judge_version TEXT NOT NULL, target TEXT NOT NULL, label INTEGER, score REAL, reason TEXT,
     details TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (generation_key, sample_key, judge, judge_version, target)
-);
-CREATE TABLE IF NOT EXISTS run_items (
-    run_id TEXT NOT NULL, benchmark TEXT NOT NULL, sample_id TEXT NOT NULL, sample_key TEXT NOT NULL,
-    variant TEXT NOT NULL, strategy TEXT NOT NULL, attack TEXT NOT NULL, generation_key TEXT NOT NULL,
-    PRIMARY KEY (run_id, benchmark, sample_id, variant, strategy, attack)
 );
 CREATE TABLE IF NOT EXISTS cache (
     namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, created REAL NOT NULL,
@@ -74,11 +78,39 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
+RUN_ITEM_COLUMNS = (
+    "run_id, benchmark, sample_id, sample_key, variant, strategy, attack, generation_key, sample_index"
+)
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Add columns newer versions need to a store an older version created."""
     if "error" not in _columns(conn, "generations"):
         with conn:
             conn.execute("ALTER TABLE generations ADD COLUMN error TEXT")
+    if "reasoning_tokens" not in _columns(conn, "generations"):
+        with conn:
+            conn.execute("ALTER TABLE generations ADD COLUMN reasoning_tokens INTEGER")
+    if "sample_index" not in _columns(conn, "run_items"):
+        _add_sample_index(conn)
+
+
+def _add_sample_index(conn: sqlite3.Connection) -> None:
+    """Give run items a sample index (decoding.n samples of a prompt are n items).
+
+    The index joins the primary key, which ALTER TABLE cannot change: the items are copied into a
+    new table, each as sample 0, in one transaction under a write lock (so two processes opening
+    an old store do not both migrate it).
+    """
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        if "sample_index" in _columns(conn, "run_items"):
+            return  # another process migrated it while this one waited for the lock
+        old_columns = RUN_ITEM_COLUMNS.removesuffix(", sample_index")
+        conn.execute(RUN_ITEMS_TABLE.format(name="run_items_migrated"))
+        conn.execute(f"INSERT INTO run_items_migrated ({RUN_ITEM_COLUMNS}) SELECT {old_columns}, 0 FROM run_items")
+        conn.execute("DROP TABLE run_items")
+        conn.execute("ALTER TABLE run_items_migrated RENAME TO run_items")
 
 
 def sample_key(sample: Sample) -> str:
@@ -88,7 +120,9 @@ def sample_key(sample: Sample) -> str:
 def generation_key(model_identity: dict[str, Any], request: GenerationRequest) -> str:
     """The cache key of a generation: same model, decoding and prompt -> same key."""
     return content_hash(
-        {"model": model_identity, "decoding": request.decoding.model_dump(), "messages": request.messages},
+        # key_extras() is empty for a plain request (no think budget), so its key is unchanged.
+        {"model": model_identity, "decoding": request.decoding.model_dump(), "messages": request.messages,
+         **request.key_extras()},
         length=24,
     )
 
@@ -103,6 +137,7 @@ class RunItem:
     strategy: str
     attack: str
     generation_key: str
+    sample_index: int = 0  # which of the prompt's n samples (decoding.n); 0 when there is one
 
 
 class Store:
@@ -249,6 +284,8 @@ class Store:
                     truncated=bool(row["truncated"]),
                     finish_reason=row["finish_reason"],
                     error=row["error"] if "error" in row.keys() else None,  # noqa: SIM118 - sqlite3.Row
+                    # a store opened read-only may predate trace counts
+                    reasoning_tokens=row["reasoning_tokens"] if "reasoning_tokens" in row.keys() else None,  # noqa: SIM118
                 )
         return found
 
@@ -265,7 +302,7 @@ class Store:
             (
                 key,
                 canonical_json(model),
-                canonical_json({"messages": req.messages, "decoding": req.decoding.model_dump()}),
+                canonical_json({"messages": req.messages, "decoding": req.decoding.model_dump(), **req.key_extras()}),
                 gen.text,
                 gen.answer,
                 gen.reasoning,
@@ -275,17 +312,20 @@ class Store:
                 gen.finish_reason,
                 now,
                 gen.error,
+                gen.reasoning_tokens,
             )
             for key, model, req, gen in rows
         ]
         with self._writing():
             self.conn.executemany(
                 "INSERT INTO generations (key, model, request, text, answer, reasoning, prompt_tokens, "
-                "completion_tokens, truncated, finish_reason, created, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "completion_tokens, truncated, finish_reason, created, error, reasoning_tokens) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(key) DO UPDATE SET text=excluded.text, answer=excluded.answer, "
                 "reasoning=excluded.reasoning, prompt_tokens=excluded.prompt_tokens, "
                 "completion_tokens=excluded.completion_tokens, truncated=excluded.truncated, "
-                "finish_reason=excluded.finish_reason, created=excluded.created, error=excluded.error "
+                "finish_reason=excluded.finish_reason, created=excluded.created, error=excluded.error, "
+                "reasoning_tokens=excluded.reasoning_tokens "
                 "WHERE generations.error IS NOT NULL",
                 values,
             )
@@ -349,16 +389,19 @@ class Store:
     def put_run_items(self, items: Sequence[RunItem]) -> None:
         with self._writing():
             self.conn.executemany(
-                "INSERT OR REPLACE INTO run_items VALUES (?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO run_items ({RUN_ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
                 [
-                    (i.run_id, i.benchmark, i.sample_id, i.sample_key, i.variant, i.strategy, i.attack, i.generation_key)
+                    (i.run_id, i.benchmark, i.sample_id, i.sample_key, i.variant, i.strategy, i.attack, i.generation_key,
+                     i.sample_index)
                     for i in items
                 ],
             )
 
     def run_items(self, run_id: str) -> list[RunItem]:
         rows = self.conn.execute(
-            "SELECT * FROM run_items WHERE run_id=? ORDER BY benchmark, variant, strategy, attack, sample_id",
+            "SELECT * FROM run_items WHERE run_id=? ORDER BY benchmark, variant, strategy, attack, sample_id, "
+            # a store opened read-only may predate sample indices
+            + ("sample_index" if "sample_index" in _columns(self.conn, "run_items") else "sample_id"),
             (run_id,),
         )
         return [RunItem(**dict(r)) for r in rows]

@@ -28,6 +28,9 @@ for _cls in (*BUILTIN_BENCHMARKS, *MATH_BENCHMARKS):
 BENCHMARKS.register("gsm_symbolic", "srlab.benchmarks.reasoning_gym_tasks:gsm_symbolic")
 BENCHMARKS.register("chain_sum_easy", "srlab.benchmarks.reasoning_gym_tasks:chain_sum_easy")
 BENCHMARKS.register("humaneval", "srlab.benchmarks.humaneval:HumanEval")
+BENCHMARKS.register("livecodebench", "srlab.benchmarks.livecodebench:LiveCodeBench")
+LCB_PREFIX = "livecodebench:"  # options after it, parsed by srlab.benchmarks.livecodebench
+BENCHMARKS.register("privacy-probes", "srlab.benchmarks.privacy:PrivacyProbes")
 
 
 def get_benchmark(name: str) -> Benchmark:
@@ -36,10 +39,16 @@ def get_benchmark(name: str) -> Benchmark:
         return BENCHMARKS.get(name)()
     if name.startswith(RG_PREFIX):
         return parse_rg_name(name)
+    if name.startswith(LCB_PREFIX):
+        from srlab.benchmarks.livecodebench import parse_name
+
+        return parse_name(name)
     if name.endswith((".yaml", ".yml")) and Path(name).is_file():
         return load_benchmark_spec(name)
     raise UnknownNameError(
-        "benchmark", name, [*BENCHMARKS.names(), "rg:<task>[:key=value...]", "<spec>.yaml"]
+        "benchmark",
+        name,
+        [*BENCHMARKS.names(), "rg:<task>[:key=value...]", "livecodebench:key=value...", "<spec>.yaml"],
     )
 
 

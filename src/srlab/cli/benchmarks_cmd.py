@@ -68,7 +68,8 @@ def run_list(args: argparse.Namespace) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     print(f"\ndata dir: {data_dir or 'not set (pass --data-dir or set SRLAB_DATA_DIR)'}")
     print(
-        "also: rg:<task>[:key=value...] for any reasoning-gym task; a path to a YAML benchmark spec"
+        "also: rg:<task>[:key=value...] for any reasoning-gym task; livecodebench:key=value... "
+        "(release, start_date, end_date, difficulty, private, revision); a path to a YAML benchmark spec"
     )
     return 0
 

@@ -33,6 +33,8 @@ def run_build(args: argparse.Namespace) -> int:
             f"  {source.name:<24} {source.selected:>6} of {source.pool:<6} removed {source.removed:<4} "
             f"filtered {source.filtered:<4} mean {length['mean_tokens']} / p90 {length['p90_tokens']} tokens"
         )
+        for reason, count in source.dropped.items():
+            print(f"    dropped {count:>5}: {reason}")
     removed = manifest.removed
     print(f"decontamination: {len(removed)} removed; checked {json.dumps(manifest.decontamination['benchmarks_checked'])}")
     for name, reason in manifest.decontamination["benchmarks_excluded"].items():

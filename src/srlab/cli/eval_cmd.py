@@ -19,6 +19,7 @@ from srlab.cli.options import (
 from srlab.config_files import validation_message
 from srlab.errors import SrlabError
 from srlab.models import ModelSpec
+from srlab.schema import ThinkBudget
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,7 +37,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--attacker-model", default=None, help="attacker for pap / past-tense / pair (e.g. smollm2-135m)")
     parser.add_argument("--attack-judge-model", default=None, help="PAIR's judge model")
     parser.add_argument("--seed", type=int, default=0, help="seed for the subset and demonstrations")
+    parser.add_argument(
+        "--think", default=None, metavar="MODE[:N]",
+        help="think budget of a reasoning model: no-think, short-think:TOKENS (budget forcing), "
+        "extended:TIMES[:TOKENS] ('Wait' when the trace closes early), default",
+    )
     add_decoding_options(parser)
+    parser.add_argument(
+        "--samples", type=int, default=1, metavar="N",
+        help="samples per prompt (decoding.n; needs --temperature > 0), each seeded --decoding-seed + i: "
+        "adds avg@k, pass@k, Safe@1/Safe@k and the flip rate",
+    )
     add_data_options(parser)
     parser.add_argument(
         "--calibrate", action="append", default=[], metavar="JUDGE=LABELS.jsonl",
@@ -48,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--judge", action="append", default=[], metavar="AXIS=JUDGE",
-        help="scoring judge for an axis (reasoning, harmful, benign) or a benchmark, e.g. harmful=llama-guard or "
+        help="scoring judge for an axis (reasoning, harmful, benign, privacy) or a benchmark, e.g. harmful=llama-guard or "
         "harmful='any(llama-guard,strongreject-rubric)'; repeat to add judges (each metric takes the first whose "
         "True means what it counts)",
     )
@@ -62,6 +73,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep requests that failed before as failed instead of retrying them")
     parser.add_argument("--output", default=None, help="JSON results path (default: .srlab/<run id>.json)")
     parser.set_defaults(func=run)
+
+
+def _think(value: str | None) -> ThinkBudget | None:
+    if value is None:
+        return None
+    try:
+        return ThinkBudget.parse(value)
+    except ValueError as exc:  # a pydantic ValidationError is a ValueError too
+        raise SrlabError(f"--think: {exc}") from None
 
 
 def _calibration(values: list[str], positive: str | None) -> dict[str, dict[str, object]]:
@@ -120,9 +140,11 @@ def run(args: argparse.Namespace) -> int:
             strategy_config=StrategyConfig(
                 system_prompt=args.system_prompt, k=args.k, safety_ratio=args.safety_ratio, seed=args.seed
             ),
+            think=_think(args.think),
             limit=args.limit,
             seed=args.seed,
-            decoding=decoding_from_args(args),
+            # a dict, so a bad --samples is reported as decoding.n's error
+            decoding={**decoding_from_args(args).model_dump(), "n": args.samples},
             data_dir=args.data_dir,
             store=args.store,
             attacks=split_names(args.attacks),

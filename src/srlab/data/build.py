@@ -3,7 +3,13 @@
 Order matters for cost: every source's pool of prompts is loaded and its size checked first (an
 impossible size fails before any model runs), prompts are decontaminated and de-duplicated before
 responses are generated, and teacher / base-model answers are cached in the store chunk by chunk,
-so a killed build resumes without regenerating.
+so a killed build resumes without regenerating (and a rebuild asks no model anything new; LLM
+filter judges are cached in the same store).
+
+Distillation: the teacher receives the recipe's instruction around the request; the training
+record keeps the request alone. A teacher output that failed, was cut at ``max_new_tokens``, has
+no answer, or (for a reasoning recipe) no trace is dropped; every drop is counted per source and
+reason in the manifest.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,14 +57,30 @@ from srlab.data.safety_prompts import (
 )
 from srlab.errors import MissingDataError, SrlabError, UnknownNameError
 from srlab.paths import data_dir as resolve_data_dir
-from srlab.schema import GenerationRequest
+from srlab.schema import DecodingConfig, Generation, GenerationRequest
+from srlab.store import Store
 
 log = logging.getLogger(__name__)
 
 MIXTURE_FILE = "mixture.jsonl"
 MANIFEST_FILE = "manifest.json"
 
-Responder = Callable[[Sequence[Any]], list[TrainingRecord | None]]
+# Stable reasons a generated response is dropped before the filters (counted in the manifest).
+GENERATION_FAILED = "generation failed"
+TRUNCATED = "truncated at max_new_tokens"
+EMPTY_ANSWER = "empty answer"
+NO_REASONING = "no reasoning trace"
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A prompt whose response cannot become a record: a stable ``reason`` and its ``detail``."""
+
+    reason: str
+    detail: str | None = None
+
+
+Responder = Callable[[Sequence[Any]], list[TrainingRecord | Dropped]]
 
 
 class MixtureSizeError(SrlabError):
@@ -109,11 +133,13 @@ def build_mixture(
     all_records: list[TrainingRecord] = []
     for position, pool in enumerate(pools):
         records = _select(pool, sizes[pool.source.name], spec, index, seen, removed, filtered)
+        dropped = Counter(r["reason"] for r in filtered if r["source"] == pool.source.name)
         if len(records) < sizes[pool.source.name]:
+            why = "; ".join(f"{count}x {reason}" for reason, count in dropped.most_common()) or "none"
             raise MixtureSizeError(
                 f"sources.{position}.size: source {pool.source.name!r} asks for {sizes[pool.source.name]} records "
                 f"but only {len(records)} of {len(pool.items)} survived de-duplication, decontamination and "
-                "filters (see the removed items in the error log above); lower the size or add prompts"
+                f"filters (dropped by filters: {why}); lower the size or add prompts"
             )
         reports.append(
             SourceReport(
@@ -126,9 +152,10 @@ def build_mixture(
                 requested=sizes[pool.source.name],
                 selected=len(records),
                 removed=sum(1 for r in removed if r["source"] == pool.source.name),
-                filtered=sum(1 for r in filtered if r["source"] == pool.source.name),
+                filtered=sum(dropped.values()),
                 sha256=_records_hash(records),
                 length=length_stats(records, counter),
+                dropped=dict(sorted(dropped.items())),
             )
         )
         all_records.extend(records)
@@ -196,12 +223,7 @@ def _load_pool(source: Any, spec: MixtureSpec, data: Path | None) -> _Pool:
 def _safety_pool(source: SafetySource, spec: MixtureSpec, data: Path | None) -> _Pool:
     from srlab.jailbreaks import load_jailbreak_templates
 
-    recipe = get_recipe(source.recipe)
-    if source.generator == "offline" and recipe.offline is None:
-        raise SrlabError(
-            f"source {source.name!r}: recipe {recipe.name!r} has no offline generator; set generator: teacher "
-            "and a teacher model (offline recipes: direct, no-cot, reflective, template-cot)"
-        )
+    recipe = get_recipe(source.recipe)  # the spec checked that an offline source's recipe has a generator
     prompts: list[SafetyPrompt] = []
     for name in source.prompts:
         prompts.extend(to_safety_prompts(load_harmful_samples(name, data)))
@@ -210,13 +232,16 @@ def _safety_pool(source: SafetySource, spec: MixtureSpec, data: Path | None) -> 
     # Training on a benchmark's prompts rules it out as an evaluation set: say so in the manifest.
     excluded = {name: f"training prompts of source {source.name!r}: do not evaluate on it" for name in source.prompts}
 
-    def respond(items: Sequence[SafetyPrompt]) -> list[TrainingRecord | None]:
+    def respond(items: Sequence[SafetyPrompt]) -> list[TrainingRecord | Dropped]:
+        answers: list[tuple[str | None, str] | Dropped]
         if source.generator == "offline":
             answers = [recipe.generate_offline(item, spec.seed) for item in items]
         else:
-            answers = _distil(source, spec, [recipe.teacher_prompt(item.prompt) for item in items])
+            answers = _distil(source, spec, [recipe.teacher_prompt(item.prompt) for item in items],
+                              need_reasoning=recipe.think == "reasoning" and source.require_reasoning)
+        # The record's prompt is the request alone: the recipe's instruction went to the teacher only.
         return [
-            None if answer is None else make_record(
+            answer if isinstance(answer, Dropped) else make_record(
                 item.id, item.prompt, answer[0], answer[1], source=source.name, kind="safety", recipe=recipe.name,
                 meta={"category": item.category, "benchmark": item.benchmark, "jailbreak": item.jailbreak},
             )
@@ -227,28 +252,41 @@ def _safety_pool(source: SafetySource, spec: MixtureSpec, data: Path | None) -> 
     return _Pool(source, prompts, origin, respond, "safety", recipe.name, excluded)
 
 
-def _distil(source: SafetySource, spec: MixtureSpec, prompts: list[str]) -> list[tuple[str | None, str] | None]:
-    """Teacher answers, cached in the store: the recipe instruction goes to the teacher only."""
+def _distil(source: SafetySource, spec: MixtureSpec, prompts: list[str], *, need_reasoning: bool
+            ) -> list[tuple[str | None, str] | Dropped]:
+    """Teacher answers to the recipe's teacher prompts, cached in the store."""
     assert source.teacher is not None
-    return _generate_cached(source.teacher, spec.store, prompts, source.decoding.model_dump(), f"distil {source.name}")
+    generations = _generate_cached(source.teacher, spec.store, prompts, source.decoding, f"distil {source.name}")
+    return [_usable(g, need_reasoning) for g in generations]
 
 
-def _generate_cached(model: Any, store_path: str, prompts: list[str], decoding: dict[str, Any], desc: str
-                     ) -> list[tuple[str | None, str] | None]:
+def _usable(generation: Generation, need_reasoning: bool) -> tuple[str | None, str] | Dropped:
+    """``(reasoning, answer)`` of a finished generation, or why it cannot be trained on."""
+    if generation.error is not None:
+        return Dropped(GENERATION_FAILED, generation.error)
+    if generation.truncated:  # cut mid-thought or mid-answer: no finished answer to learn from
+        return Dropped(TRUNCATED, f"finish_reason {generation.finish_reason}, {generation.completion_tokens} tokens")
+    if not generation.answer.strip():
+        return Dropped(EMPTY_ANSWER)
+    if need_reasoning and not (generation.reasoning or "").strip():
+        return Dropped(NO_REASONING, "the recipe's think block holds reasoning; set require_reasoning: false "
+                       "to keep a non-reasoning teacher's answers")
+    return generation.reasoning, generation.answer
+
+
+def _generate_cached(model: Any, store_path: str, prompts: list[str], decoding: DecodingConfig, desc: str
+                     ) -> list[Generation]:
     from srlab.generate.runner import generate_cached
     from srlab.models import load_backend
-    from srlab.schema import DecodingConfig
-    from srlab.store import Store
 
-    requests = [GenerationRequest([{"role": "user", "content": p}], DecodingConfig(**decoding)) for p in prompts]
+    requests = [GenerationRequest([{"role": "user", "content": p}], decoding) for p in prompts]
     backend = load_backend(model)
     try:
         with Store(store_path) as store:
             results = generate_cached(backend, store, requests, desc=desc)
     finally:
         backend.close()
-    # A truncated output has no finished answer to train on.
-    return [None if g.truncated or not g.answer else (g.reasoning, g.answer) for _, g in results]
+    return [g for _, g in results]
 
 
 def _benign_pool(source: BenignSource, spec: MixtureSpec) -> _Pool:
@@ -258,15 +296,17 @@ def _benign_pool(source: BenignSource, spec: MixtureSpec) -> _Pool:
         if lacking:
             raise SrlabError(f"source {source.name!r}: answers: shipped, but prompts lack an 'answer': {lacking[:5]}")
 
-    def respond(items: Sequence[BenignPrompt]) -> list[TrainingRecord | None]:
+    def respond(items: Sequence[BenignPrompt]) -> list[TrainingRecord | Dropped]:
+        answers: list[tuple[str | None, str] | Dropped]
         if source.answers == "shipped":
-            answers: list[tuple[str | None, str] | None] = [(None, item.answer or "") for item in items]
+            answers = [(None, item.answer or "") for item in items]
         else:
             model = source.model or "smollm2-135m"
-            answers = _generate_cached(model, spec.store, [i.prompt for i in items], source.decoding.model_dump(),
-                                       f"benign answers {source.name}")
+            generations = _generate_cached(model, spec.store, [i.prompt for i in items], source.decoding,
+                                           f"benign answers {source.name}")
+            answers = [_usable(g, need_reasoning=False) for g in generations]
         return [
-            None if answer is None else make_record(
+            answer if isinstance(answer, Dropped) else make_record(
                 item.id, item.prompt, answer[0], answer[1], source=source.name, kind="benign", recipe="benign"
             )
             for item, answer in zip(items, answers, strict=True)
@@ -295,12 +335,10 @@ def _select(
     name = pool.source.name
     order = list(pool.items)
     random.Random(f"{spec.seed}:{name}").shuffle(order)
-    response_filter = (
-        ResponseFilter(spec.filters, want_refusal=pool.kind == "safety") if pool.respond is not None else None
-    )
     chosen: list[TrainingRecord] = []
     position = 0
-    with tqdm(total=size, desc=f"source {name}", unit="record", disable=None) as bar:
+    with _response_filter(pool, spec) as response_filter, \
+            tqdm(total=size, desc=f"source {name}", unit="record", disable=None) as bar:
         while len(chosen) < size and position < len(order):
             # Ask for a little more than is missing: some answers will be filtered out.
             want = size - len(chosen)
@@ -326,19 +364,38 @@ def _select(
             records = pool.respond(chunk) if pool.respond else list(chunk)
             candidates = []
             for item, record in zip(chunk, records, strict=True):
-                if record is None:
-                    filtered.append({"source": name, "id": _prompt_of(item)[0], "reason": "no finished answer"})
+                if isinstance(record, Dropped):
+                    filtered.append({"source": name, "id": _prompt_of(item)[0], "reason": record.reason,
+                                     "detail": record.detail})
                 else:
                     candidates.append(record)
             decisions = response_filter.decide(candidates) if response_filter else []
             for i, record in enumerate(candidates):
                 if decisions and not decisions[i].keep:
-                    filtered.append({"source": name, "id": record.id, "reason": decisions[i].reason})
+                    filtered.append({"source": name, "id": record.id, "reason": decisions[i].reason,
+                                     "detail": decisions[i].detail})
                     continue
                 if len(chosen) < size:
                     chosen.append(record)
                     bar.update(1)
     return chosen
+
+
+@contextmanager
+def _response_filter(pool: _Pool, spec: MixtureSpec) -> Iterator[ResponseFilter | None]:
+    """The filter of a pool's generated responses (None for complete records), closed after use;
+    its LLM judges cache their calls in the mixture's store."""
+    if pool.respond is None:
+        yield None
+        return
+    store = Store(spec.store) if spec.filters.uses_llm() else None
+    response_filter = ResponseFilter(spec.filters, want_refusal=pool.kind == "safety", store=store)
+    try:
+        yield response_filter
+    finally:
+        response_filter.close()
+        if store is not None:
+            store.close()
 
 
 def _eval_index(

@@ -1,9 +1,14 @@
 """Quality filters on generated training responses, and length statistics.
 
-Safety data: the answer must be judged a refusal, and the reasoning must not be judged to comply
+Safety data: the answer must be judged a refusal, the reasoning must not be judged to comply
 with the harmful request (a trace that works out the harmful details teaches exactly what the
-recipe is meant to remove). Benign data: the answer must not be judged a refusal. A judge that
-cannot decide keeps nothing by default: an undecided answer is not evidence of a refusal.
+recipe is meant to remove), and, when a ``safety_judge`` is set, the whole output must not be
+judged harmful (study B filters its distilled data with a safety classifier such as Llama
+Guard). Benign data: the answer must not be judged a refusal. A judge that cannot decide keeps
+nothing by default: an undecided answer is not evidence of a refusal, nor of safety.
+
+Every drop has a stable ``reason`` (counted per source in the manifest) and a ``detail`` (the
+judge's own words), so counts stay comparable while the audit trail keeps the specifics.
 """
 
 from __future__ import annotations
@@ -12,15 +17,22 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from srlab.data.records import TrainingRecord
-from srlab.errors import SrlabError
 from srlab.judge.base import Judge
-from srlab.judge.factory import JudgeFactory, with_target
-from srlab.judge.spec import JudgeSpec
+from srlab.judge.factory import JudgeFactory, is_llm_judge, meaning_of, spec_problems, with_target
+from srlab.judge.spec import ENSEMBLE_RULES, JudgeSpec
 from srlab.models.base import ModelSpec
-from srlab.schema import Generation, Sample
+from srlab.schema import Generation, Sample, Verdict
+from srlab.store import Store
+
+# (field, the meanings its judge may have, the role in error messages)
+_ROLES = (
+    ("answer_judge", ("refusal",), "the answer filter"),
+    ("reasoning_judge", ("refusal", "harmful"), "the reasoning filter"),
+    ("safety_judge", ("harmful",), "the safety filter (e.g. llama-guard)"),
+)
 
 
 class FilterConfig(BaseModel):
@@ -39,15 +51,55 @@ class FilterConfig(BaseModel):
         default_factory=lambda: JudgeSpec(name="refusal"),
         description="Judge of the reasoning trace (target reasoning unless set); None skips it.",
     )
-    judge_model: ModelSpec | None = Field(None, description="Model behind LLM filter judges that name none.")
-    keep_undecided: bool = Field(False, description="Keep samples whose answer the judge could not decide.")
+    safety_judge: JudgeSpec | None = Field(
+        None,
+        description="Judge of safety records' whole output (target full unless set); must mean harmful, "
+        "e.g. llama-guard. A record it calls harmful is dropped.",
+    )
+    judge_model: ModelSpec | None = Field(
+        None, description="Model behind LLM filter judges that name none, e.g. {name, base_url} of a server."
+    )
+    keep_undecided: bool = Field(
+        False, description="Keep records whose answer or safety judge could not decide."
+    )
+
+    @model_validator(mode="after")
+    def _judges_fit_their_roles(self) -> FilterConfig:
+        """Unknown judges, missing models and judges whose True points the wrong way fail here,
+        before any model loads, each naming its field."""
+        for field_name, allowed, role in _ROLES:
+            spec = getattr(self, field_name)
+            if spec is None:
+                continue
+            problems = spec_problems(spec, field_name, self.judge_model)
+            if problems:
+                raise ValueError("; ".join(problems))
+            meaning = meaning_of(spec)
+            if meaning not in allowed:
+                raise ValueError(
+                    f"{field_name}: {spec.label!r} means {meaning!r}; {role} needs a judge whose True means "
+                    f"{' or '.join(allowed)}"
+                )
+        return self
 
     def specs(self) -> dict[str, JudgeSpec]:
         """The filter's judges by role, each reading its own part unless the spec says otherwise."""
         out = {"answer": with_target(self.answer_judge, "answer")}
         if self.reasoning_judge is not None:
             out["reasoning"] = with_target(self.reasoning_judge, "reasoning")
+        if self.safety_judge is not None:
+            out["safety"] = with_target(self.safety_judge, "full")
         return out
+
+    def uses_llm(self) -> bool:
+        """Whether any judge of the filter calls a model (its calls are then cached in the store)."""
+        return self.enabled and any(_calls_model(spec) for spec in self.specs().values())
+
+
+def _calls_model(spec: JudgeSpec) -> bool:
+    if spec.name in ENSEMBLE_RULES:
+        return any(_calls_model(member) for member in spec.of)
+    return is_llm_judge(spec.name)
 
 
 def filter_judge_versions(config: FilterConfig) -> dict[str, str]:
@@ -62,10 +114,20 @@ def filter_judge_versions(config: FilterConfig) -> dict[str, str]:
         factory.close()
 
 
+# Stable drop reasons: the manifest counts records per reason.
+ANSWER_UNDECIDED = "answer undecided"
+NOT_A_REFUSAL = "answer judged not a refusal"
+BENIGN_REFUSED = "answer judged a refusal of a benign prompt"
+REASONING_COMPLIES = "reasoning judged to comply with the harmful request"
+SAFETY_UNDECIDED = "safety judge undecided"
+JUDGED_HARMFUL = "output judged harmful"
+
+
 @dataclass(frozen=True)
 class FilterDecision:
     keep: bool
-    reason: str | None = None
+    reason: str | None = None  # one of the stable reasons above when a record is dropped
+    detail: str | None = None  # the judge and its own reason, for the audit trail
 
 
 def _record_to_pair(record: TrainingRecord) -> tuple[Sample, Generation]:
@@ -75,29 +137,25 @@ def _record_to_pair(record: TrainingRecord) -> tuple[Sample, Generation]:
 
 
 class ResponseFilter:
-    """Judges records in batches and says which to keep and why the others go."""
+    """Judges records in batches and says which to keep and why the others go.
 
-    def __init__(self, config: FilterConfig, want_refusal: bool) -> None:
+    ``store`` caches LLM judges' calls, so rebuilding a mixture asks the judge model nothing new.
+    """
+
+    def __init__(self, config: FilterConfig, want_refusal: bool, store: Store | None = None) -> None:
         self.config = config
         self.want_refusal = want_refusal
-        self._factory = JudgeFactory(judge_model=config.judge_model)
+        self._factory = JudgeFactory(store=store, judge_model=config.judge_model)
         self._answer: Judge | None = None
         self._reasoning: Judge | None = None
+        self._safety: Judge | None = None
         if config.enabled:
-            specs = config.specs()
+            specs = config.specs()  # meanings were checked when the config was validated
             self._answer = self._factory.build(specs["answer"])
-            if self._answer.label_meaning != "refusal":
-                raise SrlabError(
-                    f"filters.answer_judge: {specs['answer'].label!r} means {self._answer.label_meaning!r}; "
-                    "the answer filter needs a judge whose True means refusal"
-                )
             if want_refusal and "reasoning" in specs:
                 self._reasoning = self._factory.build(specs["reasoning"])
-                if self._reasoning.label_meaning not in ("refusal", "harmful"):
-                    raise SrlabError(
-                        f"filters.reasoning_judge: {specs['reasoning'].label!r} means {self._reasoning.label_meaning!r}; "
-                        "it must mean refusal or harmful"
-                    )
+            if want_refusal and "safety" in specs:
+                self._safety = self._factory.build(specs["safety"])
 
     def decide(self, records: Sequence[TrainingRecord]) -> list[FilterDecision]:
         if self._answer is None:
@@ -108,11 +166,11 @@ class ResponseFilter:
         for verdict in answer_verdicts:
             if verdict.label is None:
                 if not self.config.keep_undecided:
-                    decisions.append(FilterDecision(False, f"answer undecided: {verdict.reason}"))
+                    decisions.append(FilterDecision(False, ANSWER_UNDECIDED, _detail(verdict)))
                     continue
             elif verdict.label != self.want_refusal:
-                what = "not a refusal" if self.want_refusal else "a refusal of a benign prompt"
-                decisions.append(FilterDecision(False, f"answer judged {what}"))
+                reason = NOT_A_REFUSAL if self.want_refusal else BENIGN_REFUSED
+                decisions.append(FilterDecision(False, reason, _detail(verdict)))
                 continue
             decisions.append(FilterDecision(True))
         if self._reasoning is not None:
@@ -124,11 +182,23 @@ class ResponseFilter:
                 # A refusal judge's False, or a harm judge's True, is a trace that works on the request.
                 complies = verdict.label if self._reasoning.label_meaning == "harmful" else not verdict.label
                 if complies:
-                    decisions[i] = FilterDecision(False, "reasoning judged to comply with the harmful request")
+                    decisions[i] = FilterDecision(False, REASONING_COMPLIES, _detail(verdict))
+        if self._safety is not None:
+            todo = [i for i, d in enumerate(decisions) if d.keep]
+            verdicts = self._safety.judge_many([pairs[i] for i in todo])
+            for i, verdict in zip(todo, verdicts, strict=True):
+                if verdict.label is None and not self.config.keep_undecided:
+                    decisions[i] = FilterDecision(False, SAFETY_UNDECIDED, _detail(verdict))
+                elif verdict.label:
+                    decisions[i] = FilterDecision(False, JUDGED_HARMFUL, _detail(verdict))
         return decisions
 
     def close(self) -> None:
         self._factory.close()
+
+
+def _detail(verdict: Verdict) -> str:
+    return f"{verdict.judge}: {verdict.reason or f'label {verdict.label}'}"
 
 
 # -- length statistics -----------------------------------------------------------------------

@@ -25,6 +25,7 @@ class SourceReport:
     filtered: int
     sha256: str
     length: dict[str, Any]
+    dropped: dict[str, int] = field(default_factory=dict)  # filter reason -> records dropped for it
 
 
 @dataclass

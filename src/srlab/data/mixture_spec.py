@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from srlab.config_files import read_yaml_mapping, validate
 from srlab.data.decontam import DecontamConfig
@@ -57,15 +57,40 @@ class SafetySource(_Source):
     prompts: list[str] = Field(["harmbench", "donotanswer"], min_length=1, description="Harmful benchmarks.")
     recipe: str = Field(..., description="Safety response recipe (see `srlab data recipes`).")
     generator: Literal["offline", "teacher"] = "offline"
-    teacher: ModelSpec | None = Field(None, description="Teacher model when generator is 'teacher'.")
-    decoding: DecodingConfig = Field(default_factory=lambda: DecodingConfig(max_new_tokens=2048))
+    teacher: ModelSpec | None = Field(
+        None, description="Teacher model when generator is 'teacher', e.g. {name, base_url} of an OpenAI-compatible server."
+    )
+    decoding: DecodingConfig = Field(
+        default_factory=lambda: DecodingConfig(max_new_tokens=2048),
+        description="Teacher decoding; an output cut at max_new_tokens is dropped (counted in the manifest).",
+    )
+    require_reasoning: bool = Field(
+        True,
+        description="For recipes whose think block holds reasoning: drop teacher outputs with no trace "
+        "(a reasoning teacher that skipped it). False keeps a non-reasoning teacher's plain answers.",
+    )
     jailbreak_fraction: float = Field(0.0, ge=0.0, le=1.0, description="Share of prompts wrapped in a template.")
     jailbreak_templates: str | None = Field(None, description="Templates JSONL; default: the shipped file.")
 
+    @field_validator("recipe")
+    @classmethod
+    def _known_recipe(cls, value: str) -> str:
+        from srlab.data.recipes import RECIPES
+
+        if value not in RECIPES:
+            raise ValueError(f"unknown recipe {value!r}; valid: {', '.join(RECIPES.names())}")
+        return value
+
     @model_validator(mode="after")
     def _teacher_given(self) -> SafetySource:
+        from srlab.data.recipes import get_recipe
+
         if self.generator == "teacher" and self.teacher is None:
             raise ValueError("generator 'teacher' needs a 'teacher' model")
+        if self.generator == "offline" and get_recipe(self.recipe).offline is None:
+            raise ValueError(
+                f"recipe {self.recipe!r} has no offline generator; set generator: teacher and a teacher model"
+            )
         return self
 
 

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from srlab.benchmarks import Benchmark, get_benchmark, select_subset
-from srlab.generate.runner import failed, generate_cached
+from srlab.generate.runner import failed, generate_cached, per_sample
 from srlab.generate.strategies import STRATEGIES, PromptStrategy, StrategyConfig
+from srlab.generate.think import effective
 from srlab.judge.base import Judge
 from srlab.judge.runner import judge_cached
 from srlab.models import ModelBackend
@@ -52,14 +53,20 @@ def evaluate_cell(
     ``run_item`` is (run id, system label, strategy label, attack label) for the run's items.
     """
     store.put_samples(samples)
-    requests = [GenerationRequest(messages=strategy.render(s), decoding=decoding) for s in samples]
-    generated = generate_cached(backend, store, requests, desc=f"{benchmark.name}: generate", keep_failed=keep_failed)
-    triples = [(key, s, g) for s, (key, g) in zip(samples, generated, strict=True)]
+    # The strategy's think budget rides on each request (and so on its cache key); "default" is none.
+    think = effective(strategy.config.think)
+    requests = [GenerationRequest(messages=strategy.render(s), decoding=decoding, think=think) for s in samples]
+    # decoding.n samples per prompt: a request each (sample i seeded seed + i), cached apart.
+    drawn = [(s, i, r) for s, request in zip(samples, requests, strict=True) for i, r in enumerate(per_sample(request))]
+    generated = generate_cached(
+        backend, store, [r for _, _, r in drawn], desc=f"{benchmark.name}: generate", keep_failed=keep_failed
+    )
+    triples = [(key, s, g) for (s, _, _), (key, g) in zip(drawn, generated, strict=True)]
     for judge in judges:
         judge_cached(judge, store, triples, desc=f"{benchmark.name}: {judge.name}")
     run_id, label, strategy_label, attack = run_item
     store.put_run_items([
-        RunItem(run_id, benchmark.name, s.id, sample_key(s), label, strategy_label, attack, key)
-        for s, (key, _) in zip(samples, generated, strict=True)
+        RunItem(run_id, benchmark.name, s.id, sample_key(s), label, strategy_label, attack, key, index)
+        for (s, index, _), (key, _) in zip(drawn, generated, strict=True)
     ])
     return failed(generated)

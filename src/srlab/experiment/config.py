@@ -5,16 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from srlab.config_files import read_yaml_mapping, validate
-from srlab.generate.strategies import StrategyConfig
+from srlab.generate.strategies import StrategyConfig, ThinkSetting
 from srlab.judge.labels import CalibrationEntry
 from srlab.judge.spec import JudgeSpec, judge_specs
 from srlab.models import ModelSpec
 from srlab.schema import DecodingConfig
 
 MAX_SAMPLES = 10_000_000
+# The trade-off's axes, one per benchmark kind, in report order.
+AXES: tuple[str, ...] = ("reasoning", "harmful", "benign", "privacy")
 SampleCount = Annotated[int, Field(ge=1, le=MAX_SAMPLES, strict=True)]
 
 
@@ -28,9 +38,19 @@ class BenchmarkAxes(_Strict):
     reasoning: list[str] = Field(default_factory=list)
     harmful: list[str] = Field(default_factory=list)
     benign: list[str] = Field(default_factory=list)
+    privacy: list[str] = Field(default_factory=list, description="Privacy probes: leakage and over-refusal.")
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_privacy(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Without privacy benchmarks the axes dump as before the axis existed, so every run id
+        # hashed from a config stays what it was.
+        data: dict[str, Any] = handler(self)
+        if not data.get("privacy"):
+            data.pop("privacy", None)
+        return data
 
     def all(self) -> list[tuple[str, str]]:
-        return [(kind, name) for kind in ("reasoning", "harmful", "benign") for name in getattr(self, kind)]
+        return [(kind, name) for kind in AXES for name in getattr(self, kind)]
 
 
 class VariantConfig(_Strict):
@@ -56,21 +76,26 @@ class VariantConfig(_Strict):
         return self.mixture is not None
 
 
-class StrategyEntry(_Strict):
-    """A prompting strategy with optional per-entry settings (e.g. several safety ratios)."""
+class StrategyEntry(_Strict, ThinkSetting):
+    """A prompting strategy with optional per-entry settings (e.g. several safety ratios, think budgets);
+    ``think`` overrides ``strategy_config.think``."""
 
     name: str
-    label: str | None = Field(None, description="Row name in the report; default: the strategy name.")
+    label: str | None = Field(
+        None, description="Row name in the report; default: the strategy name (+ the think budget's, when set)."
+    )
     k: int | None = Field(None, ge=0)
     safety_ratio: float | None = Field(None, ge=0.0, le=1.0)
     system_prompt: str | None = None
-
     @property
     def display(self) -> str:
-        return self.label or self.name
+        if self.label:
+            return self.label
+        return f"{self.name}+{self.think.label}" if self.think is not None else self.name
 
     def settings(self, defaults: StrategyConfig) -> StrategyConfig:
-        overrides = {k: v for k in ("k", "safety_ratio", "system_prompt") if (v := getattr(self, k)) is not None}
+        names = ("k", "safety_ratio", "system_prompt", "think")
+        overrides = {k: v for k in names if (v := getattr(self, k)) is not None}
         return defaults.model_copy(update=overrides)
 
 
@@ -109,10 +134,10 @@ class ExperimentConfig(_Strict):
     benchmarks: BenchmarkAxes
     judges: dict[str, list[JudgeSpec]] = Field(
         default_factory=dict,
-        description="Scoring judges per axis (reasoning, harmful, benign) or per benchmark name, replacing the "
+        description="Scoring judges per axis (reasoning, harmful, benign, privacy) or per benchmark name, replacing the "
         "benchmark's defaults; each metric is scored by the first judge whose True means what it counts.",
     )
-    extra_judges: dict[Literal["reasoning", "harmful", "benign"], list[JudgeSpec]] = Field(
+    extra_judges: dict[Literal["reasoning", "harmful", "benign", "privacy"], list[JudgeSpec]] = Field(
         default_factory=dict,
         description="Judges run after the scoring ones, per axis (e.g. harmful: [risky-patterns-offline]).",
     )
@@ -132,6 +157,10 @@ class ExperimentConfig(_Strict):
     )
     limits: dict[str, SampleCount] = Field(default_factory=dict, description="Per-benchmark sample counts.")
     decoding: DecodingConfig = Field(default_factory=DecodingConfig)
+    samples: dict[str, SampleCount] = Field(
+        default_factory=dict,
+        description="Per-benchmark samples per prompt, overriding decoding.n (e.g. {aime2024: 16}); needs temperature > 0.",
+    )
     seed: int = Field(0, strict=True, description="Seed for subsets, demonstrations, mixtures and training.")
     data_dir: str | None = None
     store: str | None = Field(None, description="SQLite store; default <output_dir>/store.sqlite.")
@@ -178,7 +207,7 @@ class ExperimentConfig(_Strict):
             raise ValueError(f"variant names must be unique; repeated: {', '.join(dupes)}")
         if not any(not v.trained for v in self.variants):
             raise ValueError("variants need an untrained 'base' entry: every trained variant is compared with it")
-        if not (self.benchmarks.reasoning or self.benchmarks.harmful or self.benchmarks.benign):
+        if not self.benchmarks.all():
             raise ValueError("benchmarks: name at least one benchmark on some axis")
         return self
 
@@ -219,6 +248,22 @@ class ExperimentConfig(_Strict):
 
     def limit_for(self, benchmark: str) -> int | None:
         return self.limits.get(benchmark, self.limit)
+
+    def decoding_for(self, benchmark: str) -> DecodingConfig:
+        """``decoding``, with ``samples``' n for the benchmarks it names."""
+        if benchmark not in self.samples:
+            return self.decoding
+        return self.decoding.model_copy(update={"n": self.samples[benchmark]})
+
+    @model_validator(mode="after")
+    def _samples_need_temperature(self) -> ExperimentConfig:
+        several = sorted(name for name, n in self.samples.items() if n > 1)
+        if several and self.decoding.temperature == 0:
+            raise ValueError(
+                f"samples.{several[0]}: several samples per prompt need decoding.temperature > 0 "
+                "(greedy decoding gives the same answer every time)"
+            )
+        return self
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:

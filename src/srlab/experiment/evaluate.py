@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from srlab.benchmarks import get_benchmark
 from srlab.experiment.config import (
+    AXES,
     MAX_SAMPLES,
     AttackEntry,
     BenchmarkAxes,
@@ -30,7 +31,7 @@ from srlab.judge.spec import JudgeSpec
 from srlab.models import ModelSpec
 from srlab.report.model import Report
 from srlab.report.tables import markdown_table
-from srlab.schema import DecodingConfig
+from srlab.schema import DecodingConfig, ThinkBudget
 
 DEFAULT_STORE = ".srlab/store.sqlite"
 
@@ -44,6 +45,7 @@ class EvalConfig(BaseModel):
     benchmarks: list[str] = Field(..., min_length=1)
     strategy: str = "cot"
     strategy_config: StrategyConfig = Field(default_factory=StrategyConfig)
+    think: ThinkBudget | None = Field(None, description="Think budget of the strategy (srlab eval --think).")
     limit: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="Samples per benchmark (a seeded subset).")
     seed: int = Field(0, strict=True)
     decoding: DecodingConfig = Field(default_factory=DecodingConfig)
@@ -51,7 +53,7 @@ class EvalConfig(BaseModel):
     store: str = DEFAULT_STORE
     judges: dict[str, list[JudgeSpec]] = Field(
         default_factory=dict,
-        description="Scoring judges per axis (reasoning, harmful, benign) or benchmark; default: each benchmark's own.",
+        description="Scoring judges per axis (reasoning, harmful, benign, privacy) or benchmark; default: each benchmark's own.",
     )
     judge_model: ModelSpec | None = Field(None, description="Model behind LLM judges that name none of their own.")
     attacks: list[str] = Field(default_factory=lambda: ["none"], min_length=1, description="Applied to harmful benchmarks.")
@@ -62,17 +64,19 @@ class EvalConfig(BaseModel):
     )
 
     def run_id(self) -> str:
-        return "eval-" + content_hash(self.model_dump(mode="json", exclude={"store"}))
+        # Without a think budget the id is what it was before ``think`` existed.
+        unset = {"store"} | ({"think"} if self.think is None else set())
+        return "eval-" + content_hash(self.model_dump(mode="json", exclude=unset))
 
     def to_experiment(self) -> ExperimentConfig:
         """The one-cell experiment this evaluation is."""
-        axes: dict[str, list[str]] = {"reasoning": [], "harmful": [], "benign": []}
+        axes: dict[str, list[str]] = {kind: [] for kind in AXES}
         for name in self.benchmarks:
             axes[get_benchmark(name).kind].append(name)  # unknown names fail here, listing the valid ones
         return ExperimentConfig(
             name="eval",
             models=[self.model],
-            strategies=[StrategyEntry(name=self.strategy)],
+            strategies=[StrategyEntry(name=self.strategy, think=self.think)],
             strategy_config=self.strategy_config,
             attacks=[AttackEntry(name=a, attacker=self.attacker, judge=self.attack_judge) for a in self.attacks],
             benchmarks=BenchmarkAxes(**axes),

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from srlab.benchmarks import BENCHMARKS, get_benchmark
 from srlab.errors import SrlabError, UnknownNameError
 from srlab.experiment.calibration import calibration_problems
-from srlab.experiment.config import ExperimentConfig, VariantConfig
+from srlab.experiment.config import AXES, ExperimentConfig, VariantConfig
 from srlab.generate.strategies import STRATEGIES
+from srlab.generate.think import fit_problem
 from srlab.judge.factory import meaning_of, spec_problems
 from srlab.models import ModelSpec
 from srlab.report.metrics import assign_metrics, scoring_problem
@@ -49,9 +50,11 @@ class Plan:
             lines.append(f"  score  {name}: {scored}")
         for cell in self.cells:
             n = "all" if cell.limit is None else str(cell.limit)
+            k = self.config.decoding_for(cell.benchmark).n
+            each = f", {k} samples each" if k > 1 else ""
             lines.append(
                 f"  eval   {cell.model:<16} {cell.variant:<20} {cell.strategy:<20} {cell.attack:<12} "
-                f"{cell.benchmark:<16} ({cell.kind}, n={n})"
+                f"{cell.benchmark:<16} ({cell.kind}, n={n}{each})"
             )
         return "\n".join(lines)
 
@@ -90,6 +93,10 @@ def check_names(config: ExperimentConfig) -> None:
     for i, entry in enumerate(config.strategies):
         if entry.name not in STRATEGIES:
             problems.append(f"strategies.{i}.name: unknown strategy {entry.name!r}; valid: {', '.join(STRATEGIES.names())}")
+        where = f"strategies.{i}.think" if entry.think is not None else "strategy_config.think"
+        think_problem = fit_problem(entry.settings(config.strategy_config).think, config.decoding.max_new_tokens, where)
+        if think_problem:
+            problems.append(think_problem)
     attacks = _attack_names()
     for i, entry in enumerate(config.attacks):
         if entry.name not in attacks:
@@ -114,9 +121,10 @@ def check_names(config: ExperimentConfig) -> None:
                 problems.append(f"compare.{i}.{j}: no system {label!r}; systems: {', '.join(systems)}")
         if pair[0] == pair[1]:
             problems.append(f"compare.{i}: a system compared with itself")
-    for name in config.limits:
-        if name not in {n for _, n in config.benchmarks.all()}:
-            problems.append(f"limits.{name}: not one of the experiment's benchmarks")
+    for field_name in ("limits", "samples"):
+        for name in getattr(config, field_name):
+            if name not in {n for _, n in config.benchmarks.all()}:
+                problems.append(f"{field_name}.{name}: not one of the experiment's benchmarks")
     if problems:
         raise SrlabError("invalid experiment config\n  " + "\n  ".join(problems))
 
@@ -150,7 +158,7 @@ def check_judges(config: ExperimentConfig, benchmarks: list[tuple[str, str]]) ->
     harmful prompts) is rejected here, before any model loads."""
     problems: list[str] = []
     names = {name for _, name in benchmarks}
-    kinds = ("reasoning", "harmful", "benign")
+    kinds = AXES
     for key, specs in config.judges.items():
         if key not in kinds and key not in names:
             problems.append(

@@ -42,6 +42,8 @@ def run_id_for(config: ExperimentConfig, prefix: str | None = None) -> str:
     trained variant's mixture and training config read from their files (a changed learning rate
     in ``train.yaml`` is another run), and never a path to an output."""
     body = config.model_dump(mode="json", exclude={"base_dir", "store", "output_dir", "data_dir"})
+    if not body["samples"]:
+        del body["samples"]  # configs written before per-benchmark samples keep their run ids
     body["variants"] = [_variant_fingerprint(config, spec, v) for spec in config.models for v in config.variants]
     return f"{prefix or config.name}-{content_hash(body, length=10)}"
 
@@ -303,7 +305,7 @@ def _evaluate_cells(
             label = system_label(config, cell.model, cell.variant, cell.strategy, cell.attack)
             log.info("evaluating %s on %s (%d samples)", label, cell.benchmark, len(cell_samples))
             failures += evaluate_cell(
-                backend, store, bench, cell_samples, strategy, config.decoding,
+                backend, store, bench, cell_samples, strategy, config.decoding_for(cell.benchmark),
                 [judge for _, judge in judges[cell.benchmark][1]], (run_id, label, cell.strategy, cell.attack),
                 keep_failed=keep_failed,
             )

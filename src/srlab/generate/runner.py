@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 from tqdm.auto import tqdm
 
@@ -32,6 +33,10 @@ def generate_cached(
     ``keep_failed``. Identical requests within one call are generated once. ``chunk_size`` bounds
     how many requests one backend call receives (default: twice the backend's batch size).
     """
+    several = next((r for r in requests if r.decoding.n > 1), None)
+    if several is not None:
+        # A backend answers each request once; n samples are n requests (see ``per_sample``).
+        raise ValueError(f"a request with decoding.n={several.decoding.n}: split it with per_sample() first")
     identity = backend.identity()
     keys = [generation_key(identity, r) for r in requests]
     stored = store.get_generations(keys)
@@ -68,6 +73,15 @@ def generate_cached(
         log.warning("%s: %d of %d requests failed (%s)%s", desc, sum(failures.values()), len(keys),
                     describe_failures(failures), "" if keep_failed else "; a rerun retries them")
     return results
+
+
+def per_sample(request: GenerationRequest) -> list[GenerationRequest]:
+    """The ``decoding.n`` one-sample requests of ``request``: sample i is seeded ``seed + i``.
+
+    Each sample is a request of its own, so each is cached (and resumed) on its own, and sample 0
+    has the key a one-sample run with the same decoding has.
+    """
+    return [replace(request, decoding=request.decoding.for_sample(i)) for i in range(request.decoding.n)]
 
 
 def failed(results: Sequence[tuple[str, Generation]]) -> Counter[str]:

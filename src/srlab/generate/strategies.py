@@ -10,15 +10,44 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from srlab.benchmarks.files import read_jsonl
 from srlab.errors import SrlabError
 from srlab.registry import Registry
-from srlab.schema import ChatMessage, Sample
+from srlab.schema import ChatMessage, Sample, ThinkBudget
 
 
-class StrategyConfig(BaseModel):
+class ThinkSetting(BaseModel):
+    """A ``think`` budget field, as YAML shorthand or a mapping; shared by strategy settings and
+    experiment strategy entries."""
+
+    think: ThinkBudget | None = Field(
+        None, description="Think budget: no-think, short-think:TOKENS, extended:TIMES[:TOKENS], default, or a mapping."
+    )
+
+    @field_validator("think", mode="before")
+    @classmethod
+    def _think_shorthand(cls, value: object) -> object:
+        return parse_think(value)
+
+    @model_serializer(mode="wrap")
+    def _omit_no_think_budget(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # Without a think budget a model dumps as before ``think`` existed: run ids stay valid.
+        data: dict[str, object] = handler(self)
+        if data.get("think") is None:
+            data.pop("think", None)
+        return data
+
+
+class StrategyConfig(ThinkSetting):
     """Settings shared by all strategies; part of the generation cache key through the prompt."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -29,6 +58,11 @@ class StrategyConfig(BaseModel):
         0.5, ge=0.0, le=1.0, description="Share of the k demonstrations that are safety refusals."
     )
     seed: int = Field(0, description="Seed for picking demonstrations.")
+
+
+def parse_think(value: object) -> object:
+    """``"short-think:256"`` (YAML or ``--think``) as a ThinkBudget; mappings and None pass through."""
+    return ThinkBudget.parse(value) if isinstance(value, str) else value
 
 
 class PromptStrategy(ABC):

@@ -20,6 +20,11 @@ JUDGES.register("xstest-3class", "srlab.judge.xstest_3class:XSTest3ClassJudge")
 JUDGES.register("risky-patterns", "srlab.judge.risky_patterns:RiskyPatternsJudge")
 JUDGES.register("risky-patterns-offline", "srlab.judge.risky_patterns:RiskyPatternsOfflineJudge")
 JUDGES.register("code-exec", "srlab.judge.code_exec:CodeExecJudge")
+JUDGES.register("privacy-leak", "srlab.judge.privacy_leak:PrivacyLeakJudge")
+JUDGES.register("leaked-harm", "srlab.judge.trace_findings:LeakedHarmJudge")
+JUDGES.register("intent-rewrite", "srlab.judge.trace_findings:IntentRewriteJudge")
+JUDGES.register("leaked-harm-llm", "srlab.judge.trace_findings:LeakedHarmLLMJudge")
+JUDGES.register("intent-rewrite-llm", "srlab.judge.trace_findings:IntentRewriteLLMJudge")
 
 
 def get_judge(name: str, **kwargs: Any) -> Judge:

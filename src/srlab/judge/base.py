@@ -12,7 +12,7 @@ from srlab.hashing import content_hash
 from srlab.schema import Generation, JudgeTarget, Sample, Verdict
 
 # What a judge's True can mean. Metrics read this, never a judge's name (see report/metrics.py).
-MEANINGS = ("refusal", "harmful", "correct", "risky")
+MEANINGS = ("refusal", "harmful", "correct", "risky", "leak")
 
 
 class Judge(ABC):

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,8 +271,17 @@ def _classify(
     return "failed", f"exit status {returncode}" + (f": {lines[-1][:300]}" if lines else "")
 
 
-def run_python(code: str, limits: SandboxLimits | None = None, *, mode: str | None = None) -> SandboxResult:
-    """Run ``code`` as a Python script under ``limits``; never raises for what the code does."""
+def run_python(
+    code: str,
+    limits: SandboxLimits | None = None,
+    *,
+    mode: str | None = None,
+    files: Mapping[str, str] | None = None,
+) -> SandboxResult:
+    """Run ``code`` as a Python script under ``limits``; never raises for what the code does.
+
+    ``files`` (name -> text) are written beside the script first, e.g. test data too large to
+    inline; they are written by the caller, so the sandbox's file-size limit does not apply."""
     limits = limits or SandboxLimits()
     mode = mode or isolation_mode()
     if mode not in MODES:
@@ -284,6 +294,10 @@ def run_python(code: str, limits: SandboxLimits | None = None, *, mode: str | No
     workdir = tempfile.mkdtemp(prefix="srlab-sandbox-")
     try:
         Path(workdir, "main.py").write_text(code, encoding="utf-8")
+        for name, text in (files or {}).items():
+            if Path(name).name != name or name == "main.py":
+                raise ValueError(f"sandbox file name {name!r} must be a plain name other than main.py")
+            Path(workdir, name).write_text(text, encoding="utf-8")
         if drop:
             os.chown(workdir, NOBODY, NOBODY)
         if mode == "bwrap":

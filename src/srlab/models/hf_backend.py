@@ -9,12 +9,13 @@ seed, so a sampled output depends on the request, not on which batch it happened
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from srlab.errors import SrlabError, UnknownNameError
+from srlab.generate import think
 from srlab.models.base import ModelBackend, ModelSpec, ProgressCallback
-from srlab.models.reasoning import make_generation
+from srlab.models.reasoning import cut_at_stop, join_prefill, make_generation
 from srlab.models.resolve import ModelSource, hub_unreachable_error, resolve_model
 from srlab.schema import DecodingConfig, Generation, GenerationRequest
 
@@ -27,7 +28,13 @@ _DTYPES = ("float32", "bfloat16", "float16")
 
 
 class HFBackend(ModelBackend):
-    """Loads the model once at construction; ``generate`` may be called many times."""
+    """Loads the model once at construction; ``generate`` may be called many times.
+
+    Requests may carry a prefill, stop strings and template switches, so think budgets
+    (``srlab.generate.think``) run here.
+    """
+
+    supports_prefill = True
 
     def __init__(self, spec: ModelSpec) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -80,11 +87,22 @@ class HFBackend(ModelBackend):
     ) -> list[Generation]:
         if "model" not in self.__dict__:
             raise SrlabError(f"backend for {self.spec.name!r} was closed; build a new one")
+        return think.drive(
+            self._generate_raw, requests, progress,
+            count_tokens=self.count_tokens, thinking_off=think.thinking_switch(self.tokenizer.chat_template),
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _generate_raw(
+        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+    ) -> list[Generation]:
         prompts = [self._encode(r) for r in requests]
         results: list[Generation | None] = [None] * len(requests)
         for batch in plan_batches(prompts, requests, self.spec.batch_size):
             outputs = self._generate_batch(
-                [prompts[i] for i in batch], [requests[i].decoding for i in batch]
+                [prompts[i] for i in batch], [requests[i].decoding for i in batch], requests[batch[0]].stop
             )
             for index, output in zip(batch, outputs, strict=True):
                 results[index] = output
@@ -94,11 +112,16 @@ class HFBackend(ModelBackend):
         return [r for r in results if r is not None]
 
     def _encode(self, request: GenerationRequest) -> list[int]:
-        text = self.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True, tokenize=False)
+        text = self.tokenizer.apply_chat_template(
+            request.messages, add_generation_prompt=True, tokenize=False, **(request.chat_template_kwargs or {})
+        )
+        text = join_prefill(text, request.prefill) if request.prefill else text
         # The template already writes any BOS token; adding special tokens again would double it.
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _generate_batch(self, prompts: list[list[int]], decodings: list[DecodingConfig]) -> list[Generation]:
+    def _generate_batch(
+        self, prompts: list[list[int]], decodings: list[DecodingConfig], stop: tuple[str, ...] = ()
+    ) -> list[Generation]:
         import torch
         from transformers import GenerationConfig, LogitsProcessorList
 
@@ -120,6 +143,7 @@ class HFBackend(ModelBackend):
             repetition_penalty=1.0,
             eos_token_id=self.eos_token_ids,
             pad_token_id=pad_id,
+            stop_strings=list(stop) or None,
         )
         processors = LogitsProcessorList()
         if any(d.temperature > 0 for d in decodings):
@@ -130,11 +154,17 @@ class HFBackend(ModelBackend):
                 attention_mask=attention_mask.to(self.device),
                 generation_config=config,
                 logits_processor=processors,
+                # generate() matches stop strings over the tokenizer's vocabulary.
+                **({"tokenizer": self.tokenizer} if stop else {}),
             )
         new_tokens = output[:, width:].tolist()
-        return [self._to_generation(len(p), row, max_new_tokens) for p, row in zip(prompts, new_tokens, strict=True)]
+        return [
+            self._to_generation(len(p), row, max_new_tokens, stop) for p, row in zip(prompts, new_tokens, strict=True)
+        ]
 
-    def _to_generation(self, prompt_tokens: int, new_tokens: list[int], max_new_tokens: int) -> Generation:
+    def _to_generation(
+        self, prompt_tokens: int, new_tokens: list[int], max_new_tokens: int, stop_strings: tuple[str, ...] = ()
+    ) -> Generation:
         stop = next((i for i, token in enumerate(new_tokens) if token in self.eos_token_ids), None)
         if stop is None:
             body, completion_tokens = new_tokens, len(new_tokens)
@@ -142,6 +172,13 @@ class HFBackend(ModelBackend):
             body, completion_tokens = new_tokens[:stop], stop + 1  # the EOS token was generated too
         # Special tokens are kept: reasoning tags such as <think> are special in some tokenizers.
         text = self.tokenizer.decode(body, skip_special_tokens=False)
+        before_stop = cut_at_stop(text, stop_strings) if stop_strings else None
+        if before_stop is not None:
+            # The row ended at a stop string (padding after it): count the tokens up to its end.
+            completion_tokens = self._tokens_until_stop(body, stop_strings)
+            return make_generation(
+                before_stop, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, finish_reason="stop"
+            )
         hit_limit = stop is None and completion_tokens >= max_new_tokens
         return make_generation(
             text,
@@ -151,21 +188,37 @@ class HFBackend(ModelBackend):
             finish_reason="length" if hit_limit else "stop",
         )
 
+    def _tokens_until_stop(self, body: list[int], stop: tuple[str, ...]) -> int:
+        return _first_prefix_with(lambda t: self.tokenizer.decode(t, skip_special_tokens=False), body, stop)
+
+
+def _first_prefix_with(decode: Callable[[list[int]], str], tokens: list[int], stop: tuple[str, ...]) -> int:
+    """The fewest leading ``tokens`` whose text holds a stop string (it holds one in all of them)."""
+    low, high = 1, len(tokens)
+    while low < high:
+        middle = (low + high) // 2
+        if cut_at_stop(decode(tokens[:middle]), stop) is None:
+            low = middle + 1
+        else:
+            high = middle
+    return high
+
 
 def plan_batches(
     prompts: Sequence[Sequence[int]], requests: Sequence[GenerationRequest], batch_size: int
 ) -> list[list[int]]:
     """Indices of the requests in each batch.
 
-    One batch shares one ``max_new_tokens``; within a group, requests are sorted by prompt length
-    (ties by position, so the plan is deterministic) so that rows in a batch need little padding.
+    One batch shares one ``max_new_tokens`` and one set of stop strings; within a group, requests
+    are sorted by prompt length (ties by position, so the plan is deterministic) so that rows in a
+    batch need little padding.
     """
-    groups: dict[int, list[int]] = {}
+    groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
     for index, request in enumerate(requests):
-        groups.setdefault(request.decoding.max_new_tokens, []).append(index)
+        groups.setdefault((request.decoding.max_new_tokens, request.stop), []).append(index)
     batches: list[list[int]] = []
-    for max_new_tokens in sorted(groups):
-        ordered = sorted(groups[max_new_tokens], key=lambda i: (len(prompts[i]), i))
+    for group in sorted(groups):
+        ordered = sorted(groups[group], key=lambda i: (len(prompts[i]), i))
         batches.extend(ordered[start: start + batch_size] for start in range(0, len(ordered), batch_size))
     return batches
 

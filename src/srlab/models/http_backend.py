@@ -36,6 +36,7 @@ import httpcore
 import httpx
 
 from srlab.errors import SrlabError
+from srlab.generate import think
 from srlab.models.base import (
     ModelBackend,
     ModelSpec,
@@ -191,7 +192,15 @@ class OpenAIBackend(ModelBackend):
     """POSTs each request to ``{base_url}/chat/completions``; ``generate`` keeps request order.
 
     ``sleep`` and ``rng`` are injectable so tests can check backoff without waiting.
+
+    Think budgets need the server to continue a partial assistant message: the prefill goes as a
+    final assistant turn with ``continue_final_message: true, add_generation_prompt: false``
+    (vLLM's server takes these). A server that ignores them (llama-cpp-python's does) would
+    answer a fresh turn instead, so the first such batch checks (two one-token requests whose
+    prompt lengths must differ) and stops with an error naming the budget when it does not.
     """
+
+    supports_prefill = True
 
     def __init__(
         self,
@@ -222,6 +231,8 @@ class OpenAIBackend(ModelBackend):
         self._key_allowed = _key_may_go_to(spec.base_url) or spec.allow_insecure_key
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
+        self._continues: bool | None = None  # whether the server continues a final assistant turn
+        self._probe_lock = threading.Lock()
         self._warn_about_key()
 
     def identity(self) -> dict[str, Any]:
@@ -246,6 +257,9 @@ class OpenAIBackend(ModelBackend):
         if not requests:
             return
         client = self._http()
+        continued = next((r for r in requests if think.needs_prefill(r.think) or not r.plain), None)
+        if continued is not None:
+            self._require_continuation(client, continued)
         stop = threading.Event()
         todo: queue.SimpleQueue[int] = queue.SimpleQueue()
         for index in range(len(requests)):
@@ -318,12 +332,48 @@ class OpenAIBackend(ModelBackend):
                 return
 
     def _complete(self, client: httpx.Client, request: GenerationRequest, stop: threading.Event) -> Generation:
+        if request.think is None:
+            return self._complete_one(client, request, stop)
+        # A think budget's rounds, one after another for this request (other workers run other requests).
+        rounds = think.run(lambda batch: [self._complete_one(client, r, stop) for r in batch], [request])
+        return rounds[0]
+
+    def _require_continuation(self, client: httpx.Client, request: GenerationRequest) -> None:
+        with self._probe_lock:
+            if self._continues is None:
+                self._continues = self._probe_continuation(client)
+        if not self._continues:
+            wanted = f"think budget {request.think.label!r}" if request.think else "an assistant prefill"
+            raise SrlabError(
+                f"model {self.spec.name!r} (backend openai, {self._shown_url}): {wanted} needs the server to "
+                "continue a partial assistant message (continue_final_message: true, add_generation_prompt: "
+                "false, as vLLM's server does), and this server ignores that (llama-cpp-python's server does); "
+                "use think mode default here, or backend hf, llamacpp or vllm, or a vLLM server"
+            )
+
+    def _probe_continuation(self, client: httpx.Client) -> bool:
+        """Whether the server continues a final assistant turn: a continued turn is rendered without
+        its end-of-turn and a new generation prompt, so its prompt has fewer tokens."""
+        turns = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+        body: dict[str, Any] = {"model": self.spec.name, "messages": turns, "max_tokens": 1, "temperature": 0.0}
+        counts = []
+        for extra in ({}, {"continue_final_message": True, "add_generation_prompt": False}):
+            try:
+                data = self._post(client, json.dumps({**body, **extra}).encode("utf-8"), threading.Event())
+            except (_RequestFailed, _RetryableError) as error:
+                log.warning("POST %s: checking prefill continuation failed: %s", self._shown_url, error)
+                return False
+            usage = data.get("usage")
+            counts.append(_count(usage.get("prompt_tokens")) if isinstance(usage, dict) else 0)
+        return 0 < counts[1] < counts[0]
+
+    def _complete_one(self, client: httpx.Client, request: GenerationRequest, stop: threading.Event) -> Generation:
         payload = self._payload(request)
         made = 0
         while True:
             made += 1
             try:
-                return self._parse(self._post(client, payload, stop))
+                return self._parse(self._post(client, payload, stop), raw=not request.plain)
             except _RequestFailed as error:
                 return failed_generation(str(error))
             except _RetryableError as error:
@@ -352,14 +402,25 @@ class OpenAIBackend(ModelBackend):
 
     def _payload(self, request: GenerationRequest) -> bytes:
         decoding = request.decoding
-        body = {
+        messages = [dict(m) for m in request.messages]
+        if request.prefill:
+            messages.append({"role": "assistant", "content": request.prefill})
+        body: dict[str, Any] = {
             "model": self.spec.name,
-            "messages": [dict(m) for m in request.messages],
+            "messages": messages,
             "max_tokens": decoding.max_new_tokens,
             "temperature": decoding.temperature,
             "top_p": decoding.top_p,
             "seed": decoding.seed,
         }
+        if request.prefill:
+            # The reply continues the final assistant turn (vLLM's continue_final_message).
+            body["continue_final_message"] = True
+            body["add_generation_prompt"] = False
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.chat_template_kwargs:
+            body["chat_template_kwargs"] = dict(request.chat_template_kwargs)
         return json.dumps(body).encode("utf-8")
 
     def _headers(self) -> dict[str, str]:
@@ -430,7 +491,9 @@ class OpenAIBackend(ModelBackend):
             raise _RetryableError(f"malformed response: JSON {type(data).__name__}, not an object")
         return data
 
-    def _parse(self, data: dict[str, Any]) -> Generation:
+    def _parse(self, data: dict[str, Any], *, raw: bool = False) -> Generation:
+        """The generation in a response; ``raw`` (a prefilled round of a think budget) keeps the
+        continuation's text as it came, a reasoning parser's split undone."""
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise _RetryableError(
@@ -455,6 +518,14 @@ class OpenAIBackend(ModelBackend):
         usage = usage if isinstance(usage, dict) else {}
         finish_reason = choice.get("finish_reason")
         finish_reason = finish_reason if isinstance(finish_reason, str) else None
+        if raw:
+            # A server's reasoning parser may split a continued trace off as reasoning: it is text here.
+            text = (reasoning if isinstance(reasoning, str) else "") + content
+            return Generation(
+                text=text, answer=text, prompt_tokens=_count(usage.get("prompt_tokens")),
+                completion_tokens=_count(usage.get("completion_tokens")),
+                truncated=finish_reason == "length", finish_reason=finish_reason,
+            )
         return make_generation(
             content,
             reasoning_field=reasoning if isinstance(reasoning, str) else None,

@@ -46,9 +46,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from srlab.errors import SrlabError, UnknownNameError
+from srlab.generate import think
 from srlab.models import smollm2
 from srlab.models.base import ModelBackend, ModelSpec, ProgressCallback
-from srlab.models.reasoning import make_generation
+from srlab.models.reasoning import cut_at_stop, join_prefill, make_generation
 from srlab.paths import cache_dir
 from srlab.schema import DecodingConfig, Generation, GenerationRequest
 
@@ -150,11 +151,19 @@ class _Row:
     prompt: list[int]
     decoding: DecodingConfig
     rng: np.random.Generator | None
+    stop: tuple[str, ...] = ()
     tokens: list[int] = field(default_factory=list)
+    stopped: bool = False  # ended at a stop string
 
 
 class LlamaCppBackend(ModelBackend):
-    """Loads the GGUF once at construction; ``generate`` may be called many times."""
+    """Loads the GGUF once at construction; ``generate`` may be called many times.
+
+    Requests may carry a prefill, stop strings and template switches, so think budgets
+    (``srlab.generate.think``) run here.
+    """
+
+    supports_prefill = True
 
     def __init__(self, spec: ModelSpec) -> None:
         llama_cpp = _llama_cpp()
@@ -193,8 +202,9 @@ class LlamaCppBackend(ModelBackend):
             )
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+        self._template = template.decode("utf-8")
         self._formatter = Jinja2ChatFormatter(
-            template.decode("utf-8"),
+            self._template,
             eos_token=self._token_text(llama_cpp.llama_vocab_eos(self._vocab)),
             bos_token=self._token_text(llama_cpp.llama_vocab_bos(self._vocab)),
             add_generation_prompt=True,
@@ -232,8 +242,15 @@ class LlamaCppBackend(ModelBackend):
         return (self._lib.llama_vocab_get_text(self._vocab, token) or b"").decode("utf-8", "replace")
 
     def encode(self, request: GenerationRequest) -> list[int]:
-        """Prompt token ids: the GGUF's chat template, tokenized with special tokens parsed."""
-        text = self._formatter(messages=request.messages).prompt
+        """Prompt token ids: the GGUF's chat template (and the request's prefill), tokenized with special tokens parsed."""
+        text = self._formatter(messages=request.messages, **(request.chat_template_kwargs or {})).prompt
+        text = join_prefill(text, request.prefill) if request.prefill else text
+        return self._tokenize(text)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text))
+
+    def _tokenize(self, text: str) -> list[int]:
         data = text.encode("utf-8")
         # The template already writes any BOS token, as in the HF backend: add no special tokens.
         buffer = (self._lib.llama_token * (len(data) + 8))()
@@ -271,6 +288,28 @@ class LlamaCppBackend(ModelBackend):
     ) -> Iterator[tuple[int, Generation]]:
         if self._model is None:
             raise SrlabError(f"backend for {self.spec.name!r} was closed; build a new one")
+        if any(r.think is not None for r in requests):
+            # A think budget takes several rounds per request: its results come all at once.
+            yield from enumerate(think.drive(
+                self._generate_raw, requests, progress,
+                count_tokens=self.count_tokens, thinking_off=think.thinking_switch(self._template),
+            ))
+            return
+        for index, generation in self._iter_raw(requests, progress):
+            think.count_trace(generation, self.count_tokens)
+            yield index, generation
+
+    def _generate_raw(
+        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+    ) -> list[Generation]:
+        results: list[Generation | None] = [None] * len(requests)
+        for index, generation in self._iter_raw(requests, progress):
+            results[index] = generation
+        return [r for r in results if r is not None]
+
+    def _iter_raw(
+        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None
+    ) -> Iterator[tuple[int, Generation]]:
         if not requests:
             return
         import numpy as np
@@ -290,7 +329,7 @@ class LlamaCppBackend(ModelBackend):
                 index = waiting.popleft()
                 decoding = requests[index].decoding
                 rng = np.random.default_rng(decoding.seed) if decoding.temperature > 0 else None
-                row = _Row(index, free.pop(), prompts[index], decoding, rng)
+                row = _Row(index, free.pop(), prompts[index], decoding, rng, requests[index].stop)
                 self._prefill(row)
                 row.tokens.append(self._choose(row, self._logits(-1)))
                 running.append(row)
@@ -391,11 +430,21 @@ class LlamaCppBackend(ModelBackend):
         return sample_token(logits, row.decoding, row.rng)
 
     def _is_done(self, row: _Row) -> bool:
-        return bool(self._lib.llama_vocab_is_eog(self._vocab, row.tokens[-1])) or (
+        if row.stop and not self._lib.llama_vocab_is_eog(self._vocab, row.tokens[-1]):
+            # A stop string ends within the last few tokens: decode only those (each token has
+            # at least one byte, so the longest stop string's length in tokens is enough).
+            window = max(len(s.encode("utf-8")) for s in row.stop) + 1
+            row.stopped = cut_at_stop(self.decode_tokens(row.tokens[-window:]), row.stop) is not None
+        return row.stopped or bool(self._lib.llama_vocab_is_eog(self._vocab, row.tokens[-1])) or (
             len(row.tokens) >= row.decoding.max_new_tokens
         )
 
     def _to_generation(self, row: _Row) -> Generation:
+        if row.stopped:
+            text = cut_at_stop(self.decode_tokens(row.tokens), row.stop)
+            return make_generation(
+                text or "", prompt_tokens=len(row.prompt), completion_tokens=len(row.tokens), finish_reason="stop"
+            )
         ended = bool(self._lib.llama_vocab_is_eog(self._vocab, row.tokens[-1]))
         body = row.tokens[:-1] if ended else row.tokens  # the EOS token counts but is not text
         hit_limit = not ended

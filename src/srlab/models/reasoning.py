@@ -62,3 +62,20 @@ def make_generation(
         truncated=bool(hit_token_limit or unclosed),
         finish_reason=finish_reason,
     )
+
+
+def join_prefill(prompt: str, prefill: str) -> str:
+    """A rendered chat prompt followed by an assistant prefill the reply continues.
+
+    A template whose generation prompt already opens the trace (DeepSeek-R1's ends in
+    ``<think>\\n``) gets no second ``<think>`` from a prefill that starts with one.
+    """
+    if prefill.startswith("<think>") and prompt.rstrip().endswith("<think>"):
+        return f"{prompt.rstrip()}\n{prefill[len('<think>'):].lstrip(chr(10))}"
+    return prompt + prefill
+
+
+def cut_at_stop(text: str, stop: tuple[str, ...]) -> str | None:
+    """``text`` before the earliest stop string, or None when none occurs."""
+    hits = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(hits)] if hits else None

@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from srlab.errors import SrlabError
+from srlab.generate import think
 from srlab.models.base import ModelBackend, ModelSpec, ProgressCallback
-from srlab.models.reasoning import make_generation
+from srlab.models.reasoning import join_prefill, make_generation
 from srlab.models.resolve import ModelSource, resolve_model
 from srlab.schema import DecodingConfig, Generation, GenerationRequest
 
@@ -41,6 +42,13 @@ def _import_vllm(spec: ModelSpec) -> Any:
 
 
 class VLLMBackend(ModelBackend):
+    """vLLM's offline engine. Requests with a prefill, stop strings or template switches (think
+    budgets, ``srlab.generate.think``) are rendered with the engine's tokenizer, exactly as the HF
+    backend renders them, and sent as token ids: vLLM's ``continue_final_message`` would pass the
+    prefill through the template, which rewrites ``<think>`` blocks in assistant turns."""
+
+    supports_prefill = True
+
     def __init__(self, spec: ModelSpec) -> None:
         vllm = _import_vllm(spec)
         self.spec = spec
@@ -71,6 +79,21 @@ class VLLMBackend(ModelBackend):
     ) -> list[Generation]:
         if not requests:
             return []
+        if all(r.think is None for r in requests):
+            # Plain requests keep their one LLM.chat call; their traces are not counted here.
+            return self._generate_raw(requests, progress)
+        # Data-parallel ranks hold the tokenizer: in this process traces are counted by the
+        # rounds' completion tokens, and no-think prefills an empty trace.
+        tokenizer = self.llm.get_tokenizer() if "llm" in self.__dict__ else None
+        return think.drive(
+            self._generate_raw, requests, progress,
+            count_tokens=None if tokenizer is None else (lambda text: len(tokenizer.encode(text, add_special_tokens=False))),
+            thinking_off=None if tokenizer is None else think.thinking_switch(getattr(tokenizer, "chat_template", None)),
+        )
+
+    def _generate_raw(
+        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+    ) -> list[Generation]:
         if self._replicas is not None:
             generations = self._replicas.generate(list(requests))
         else:
@@ -80,8 +103,29 @@ class VLLMBackend(ModelBackend):
         return generations
 
     def _generate_here(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        params = [self._sampling_params(r.decoding) for r in requests]
-        outputs = self.llm.chat([r.messages for r in requests], sampling_params=params, use_tqdm=False)
+        plain = [i for i, r in enumerate(requests) if r.plain]
+        rendered = [i for i, r in enumerate(requests) if not r.plain]
+        outputs: list[Any] = [None] * len(requests)
+        if plain:
+            params = [self._sampling_params(requests[i].decoding) for i in plain]
+            answered = self.llm.chat([requests[i].messages for i in plain], sampling_params=params, use_tqdm=False)
+            for i, output in zip(plain, answered, strict=True):
+                outputs[i] = output
+        if rendered:
+            tokenizer = self.llm.get_tokenizer()
+            prompts = []
+            for i in rendered:
+                request = requests[i]
+                text = tokenizer.apply_chat_template(
+                    request.messages, add_generation_prompt=True, tokenize=False, **(request.chat_template_kwargs or {})
+                )
+                text = join_prefill(text, request.prefill)
+                # The template writes any BOS token itself, as in the HF backend.
+                prompts.append({"prompt_token_ids": tokenizer.encode(text, add_special_tokens=False)})
+            params = [self._sampling_params(requests[i].decoding, requests[i].stop) for i in rendered]
+            answered = self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
+            for i, output in zip(rendered, answered, strict=True):
+                outputs[i] = output
         generations = []
         for output in outputs:
             completion = output.outputs[0]
@@ -97,8 +141,10 @@ class VLLMBackend(ModelBackend):
             )
         return generations
 
-    def _sampling_params(self, decoding: DecodingConfig) -> Any:
+    def _sampling_params(self, decoding: DecodingConfig, stop: tuple[str, ...] = ()) -> Any:
+        extra = {"stop": list(stop)} if stop else {}  # vLLM leaves the stop string out of the text
         return self._vllm.SamplingParams(
+            **extra,
             max_tokens=decoding.max_new_tokens,
             temperature=decoding.temperature,
             top_p=decoding.top_p,

@@ -19,7 +19,9 @@ from srlab.report.correction import corrected_difference, corrected_mean_rate
 from srlab.report.metrics import (
     SCORE_METRIC,
     assign_metrics,
+    in_subset,
     normalise_meaning,
+    sampled_summaries,
     score_summary,
     summarize,
 )
@@ -31,11 +33,13 @@ from srlab.report.model import (
     JudgeVerdict,
     RateMetric,
     Report,
+    SampledMetric,
     SampleRecord,
     VariantRow,
     breakdown_rows,
     class_share_rows,
     diffs_against_base,
+    mean_count,
     mean_length,
     pattern_rows,
     selectivity_rows,
@@ -134,7 +138,8 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
                     verdicts[(gen_key, s_key, judge.label)] = verdict
 
     records: list[SampleRecord] = []
-    grouped: dict[tuple[str, str], list[tuple[Generation, dict[str, Verdict | None]]]] = defaultdict(list)
+    # (variant, benchmark) -> (prompt, generation, verdicts) per run item, samples of a prompt together.
+    grouped: dict[tuple[str, str], list[tuple[str, Generation, dict[str, Verdict | None]]]] = defaultdict(list)
     for item in items:
         gen = generations.get(item.generation_key)
         if gen is None:
@@ -146,16 +151,19 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
         records.append(
             SampleRecord(
                 variant=item.variant, benchmark=item.benchmark, kind=bench["kind"], strategy=item.strategy,
-                attack=item.attack, sample_id=item.sample_id, category=sample.category, prompt=sample.user_text(),
+                attack=item.attack, sample_id=item.sample_id, sample_index=item.sample_index,
+                category=sample.category, prompt=sample.user_text(),
                 reasoning=gen.reasoning,
                 answer=gen.answer, truncated=gen.truncated,
                 verdicts={j: JudgeVerdict.from_verdict(v, meanings[j]) for j, v in got.items() if v is not None},
             )
         )
-        grouped[(item.variant, item.benchmark)].append((gen, got))
+        grouped[(item.variant, item.benchmark)].append((item.sample_id, gen, got))
 
     metric_plan = {b: benchmark_metrics(bench["kind"], bench["judges"]) for b, bench in benchmarks.items()}
+    categories = {(r.benchmark, r.sample_id): r.category for r in records}
     rows: list[VariantRow] = []
+    sampled: list[SampledMetric] = []
     for variant, info in systems.items():
         metrics: list[RateMetric] = []
         texts_r: list[str | None] = []
@@ -164,20 +172,27 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
             entries = grouped.get((variant, benchmark))
             if not entries:
                 continue
-            gens = [g for g, _ in entries]
+            gens = [g for _, g, _ in entries]
+            prompts = [p for p, _, _ in entries]
             for metric, judge in metric_plan[benchmark]:
-                judged = [got[judge.label] or _NOT_JUDGED for _, got in entries]
+                # A metric over a subset of the samples (the privacy types) reads only those.
+                kept = [e for e in entries if in_subset(metric, categories.get((benchmark, e[0])))]
+                judged = [got[judge.label] or _NOT_JUDGED for _, _, got in kept]
+                kept_gens, kept_prompts = [g for _, g, _ in kept], [p for p, _, _ in kept]
                 if metric == SCORE_METRIC.name:
-                    summary = score_summary(benchmark, judge.label, judged, gens)
+                    summary = score_summary(benchmark, judge.label, judged, kept_gens, kept_prompts)
                 else:
-                    summary = summarize(metric, benchmark, judge.label, judged, gens)
+                    summary = summarize(metric, benchmark, judge.label, judged, kept_gens, kept_prompts)
                 metrics.append(RateMetric.from_summary(summary))
+            if len(set(prompts)) < len(prompts):
+                sampled += sampled_metrics(variant, benchmark, metric_plan[benchmark], entries)
             texts_r += [g.reasoning for g in gens if g.reasoning]
             texts_a += [g.answer for g in gens]
         rows.append(
             VariantRow(
                 variant=variant, model=info["model"], strategy=info.get("strategy", ""), attack=info.get("attack", "none"),
                 metrics=metrics, mean_reasoning_tokens=mean_length(texts_r), mean_answer_tokens=mean_length(texts_a),
+                mean_trace_tokens=mean_count(g.reasoning_tokens for b in benchmarks for _, g, _ in grouped.get((variant, b), [])),
             )
         )
     calibrations = [Calibration(**c) for c in (run["provenance"] or {}).get("calibration", [])]
@@ -202,6 +217,7 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
     return Report(
         title=title or run_id, rows=rows, diffs=diffs, samples=records, patterns=pattern_rows(records),
         classes=class_share_rows(records), breakdowns=breakdown_rows(records, binary),
+        sampled=sampled,
         selectivity=selectivity_rows(records, {
             b: j for b, pairs in binary.items() for m, j in pairs if m in ("refusal_rate", "over_refusal")
         }),
@@ -212,6 +228,25 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
 
 # A sample whose scoring judge left no stored verdict (an interrupted run): counted, never an event.
 _NOT_JUDGED = Verdict(judge="-", label=None, reason="not judged")
+
+
+def sampled_metrics(
+    variant: str, benchmark: str, assigned: list[tuple[str, PlannedJudge]],
+    entries: list[tuple[str, Generation, dict[str, Verdict | None]]],
+) -> list[SampledMetric]:
+    """avg@k, pass@k and the flip rate by the accuracy judge; Safe@1, Safe@k and the flip rate by
+    the ASR judge, or by the refusal judge where no harm judge scores the benchmark."""
+    judges = dict(assigned)
+    judge = judges.get("accuracy") or judges.get("asr") or judges.get("refusal_rate")
+    if judge is None:
+        return []  # a benign benchmark: over-refusal stays a rate over all samples
+    by_prompt: dict[str, list[bool | None]] = defaultdict(list)
+    for prompt, _, got in entries:
+        verdict = got[judge.label]
+        by_prompt[prompt].append(None if verdict is None else verdict.label)
+    truncated = sum(1 for _, g, _ in entries if g.truncated)
+    summaries = sampled_summaries(benchmark, judge.label, judge.meaning, list(by_prompt.values()), truncated)
+    return [SampledMetric.of(variant, s) for s in summaries]
 
 
 def attack_average_rows(rows: list[VariantRow], systems: dict[str, dict[str, str]]) -> list[VariantRow]:

@@ -21,8 +21,9 @@ from srlab.report.tables import (
     CALIBRATION_NOTE,
     CLASS_HEADER,
     METRIC_TITLES,
-    METRICS_NOTE,
     PATTERN_HEADER,
+    SAMPLED_HEADER,
+    SAMPLED_NOTE,
     SELECTIVITY_HEADER,
     SELECTIVITY_NOTE,
     breakdown_cells,
@@ -33,7 +34,9 @@ from srlab.report.tables import (
     format_length,
     markdown_report,
     metric_columns,
+    metrics_note,
     pattern_cells,
+    sampled_cells,
     selectivity_cells,
 )
 
@@ -69,6 +72,8 @@ def _metrics_table(report: Report) -> str:
         for m, b in columns
     )
     head += "<th>Mean reasoning tokens</th><th>Mean answer tokens</th>"
+    traces = any(row.mean_trace_tokens is not None for row in report.rows)  # counted by think budgets' backends
+    head += "<th>Mean trace tokens</th>" if traces else ""
     body = []
     for row in report.rows:
         cells = [f'<td class="variant">{_e(row.variant)}</td>', f"<td>{_e(row.model)}</td>",
@@ -97,6 +102,8 @@ def _metrics_table(report: Report) -> str:
             )
         cells.append(f'<td class="num">{_e(format_length(row.mean_reasoning_tokens))}</td>')
         cells.append(f'<td class="num">{_e(format_length(row.mean_answer_tokens))}</td>')
+        if traces:
+            cells.append(f'<td class="num">{_e(format_length(row.mean_trace_tokens))}</td>')
         body.append(f'<tr data-variant="{_e(row.variant)}">{"".join(cells)}</tr>')
     return f'<table id="metrics"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
@@ -308,11 +315,12 @@ def render_html(report: Report) -> str:
 <body>
 <h1>{_e(report.title)}</h1>
 {incomplete}<p class="meta">Created {_e(report.created)} · {len(report.rows)} variants · {len(report.samples)} samples.
-{_e(METRICS_NOTE)} Differences are paired bootstrap 95% intervals.{
+{_e(metrics_note(report))} Differences are paired bootstrap 95% intervals.{
     " Judge-corrected values carry the scoring judge's measured error (see Judge calibration)." if report.calibrations else ""
 }</p>
 <h2>Metrics</h2>
 {_metrics_table(report)}
+{_section("Several samples per prompt", "sampled", SAMPLED_HEADER, sampled_cells(report), SAMPLED_NOTE)}
 <h2>Differences against base</h2>
 {_diffs_table(report)}
 {_breakdowns_table(report)}

@@ -13,7 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from srlab.judge.agreement import BinaryRates
 from srlab.report.correction import corrected_rate_from_calibration
-from srlab.report.metrics import METRIC_DEFS, RateSummary, format_rate, normalise_meaning
+from srlab.report.metrics import (
+    METRIC_DEFS,
+    RateSummary,
+    SampledSummary,
+    format_rate,
+    in_subset,
+    normalise_meaning,
+    prompt_interval,
+)
 from srlab.report.stats import paired_bootstrap_diff, wilson_interval
 from srlab.schema import BenchmarkKind, JudgeTarget, Verdict
 
@@ -101,7 +109,10 @@ class RateMetric(_Frozen):
     judge's measured error, with an interval that carries that error too.
     """
 
-    name: str = Field(..., description='"accuracy", "asr", "refusal_rate", "over_refusal" or "harm_score".')
+    name: str = Field(
+        ..., description='"accuracy", "asr", "refusal_rate", "over_refusal", "harm_score", "privacy_leakage" or '
+        '"privacy_over_refusal" (those two over their subset of the samples, see report.metrics).'
+    )
     benchmark: str
     judge: str = Field("", description="The judge that scored it.")
     rate: float | None = Field(..., description="successes / n (harm_score: the mean score); None when n is 0.")
@@ -163,6 +174,10 @@ class VariantRow(_Frozen):
     metrics: list[RateMetric] = Field(default_factory=list)
     mean_reasoning_tokens: float | None = None
     mean_answer_tokens: float | None = None
+    mean_trace_tokens: float | None = Field(
+        None, description="Mean trace length in the model's own tokens, over the generations that counted it "
+        "(an empty trace, as no-think's, counts 0); None when none did (generations stored before the count)."
+    )
 
     def metric(self, name: str, benchmark: str | None = None) -> RateMetric | None:
         for m in self.metrics:
@@ -199,6 +214,36 @@ def shared_correction(parts: Iterable[RateMetric]) -> Correction | None:
     if first is None or any(c is None or c.judge != first.judge or c.rates() != first.rates() for c in corrections):
         return None
     return first
+
+
+class SampledMetric(_Frozen):
+    """A metric over several samples per prompt (``decoding.n`` > 1): avg@k, pass@k, Safe@1,
+    Safe@k or the flip rate, with a 95% interval that takes the prompt as the unit
+    (``report.metrics.prompt_interval``)."""
+
+    variant: str
+    name: str = Field(..., description='"avg_at_k", "pass_at_k", "safe_at_1", "safe_at_k" or "flip_rate".')
+    benchmark: str
+    judge: str
+    k: int = Field(..., ge=1, description="pass@k's k; the samples per prompt for the other metrics.")
+    rate: float | None
+    low: float = Field(..., ge=0.0, le=1.0)
+    high: float = Field(..., ge=0.0, le=1.0)
+    prompts: int = Field(..., ge=0)
+    samples: int = Field(..., ge=1, description="Samples per prompt (n).")
+    undecided: int = Field(0, ge=0, description="Samples the judge left undecided: never correct, never safe.")
+    truncated: int = Field(0, ge=0)
+
+    @classmethod
+    def of(cls, variant: str, summary: SampledSummary) -> SampledMetric:
+        return cls(variant=variant, **summary.to_dict())
+
+    def title(self) -> str:
+        """``pass@4``, ``Safe@16``: the metric's title with its k."""
+        return METRIC_DEFS[self.name].title.replace("@k", f"@{self.k}")
+
+    def format(self) -> str:
+        return format_rate(self.rate, self.low, self.high)
 
 
 class DiffCorrection(_Frozen):
@@ -265,6 +310,7 @@ class SampleRecord(_Frozen):
     strategy: str
     attack: str = "none"
     sample_id: str
+    sample_index: int = Field(0, ge=0, description="Which of the prompt's samples (decoding.n); 0 for the first.")
     category: str | None = Field(None, description="The benchmark's category (harm category, XSTest type, ...).")
     prompt: str
     reasoning: str | None = None
@@ -368,15 +414,28 @@ def breakdown_rows(samples: Iterable[SampleRecord], metrics: dict[str, list[tupl
     rows = []
     for (variant, benchmark, category), records in sorted(groups.items()):
         for metric, judge in metrics.get(benchmark, []):
+            if not in_subset(metric, category):
+                continue  # e.g. privacy leakage has no public-type row: it is not over those
             successes = sum(metric_event(r, judge) for r in records)
             undecided = sum(1 for r in records if (r.verdicts.get(judge) is None or r.verdicts[judge].label is None))
-            low, high = wilson_interval(successes, len(records))
+            low, high = _record_interval(records, judge)
             rows.append(BreakdownRow(
                 variant=variant, benchmark=benchmark, metric=metric, judge=judge, category=category,
                 rate=successes / len(records), low=low, high=high, n=len(records), successes=successes,
                 undecided=undecided,
             ))
     return rows
+
+
+def _record_interval(records: list[SampleRecord], judge: str) -> tuple[float, float]:
+    """Wilson over the records, or with the prompt as the unit where prompts have several samples."""
+    successes = sum(metric_event(r, judge) for r in records)
+    if all(r.sample_index == 0 for r in records):
+        return wilson_interval(successes, len(records))
+    by_prompt: dict[tuple[str, str], list[bool]] = {}
+    for r in records:
+        by_prompt.setdefault((r.attack, r.sample_id), []).append(metric_event(r, judge))
+    return prompt_interval([float(sum(e)) for e in by_prompt.values()], [len(e) for e in by_prompt.values()])
 
 
 class PatternRow(_Frozen):
@@ -451,6 +510,9 @@ class Report(_Frozen):
     classes: list[ClassShareRow] = Field(default_factory=list, description="Three-class response shares (XSTest).")
     breakdowns: list[BreakdownRow] = Field(default_factory=list, description="Each rate per benchmark category.")
     selectivity: list[SelectivityRow] = Field(default_factory=list, description="XSTest matched-pair selectivity.")
+    sampled: list[SampledMetric] = Field(
+        default_factory=list, description="avg@k, pass@k, Safe@1/Safe@k, flip rate: cells with several samples per prompt."
+    )
     calibrations: list[Calibration] = Field(
         default_factory=list, description="Judges measured against human labels; their error is in `corrected`."
     )
@@ -467,6 +529,12 @@ class Report(_Frozen):
 def approx_tokens(text: str | None) -> int:
     """Whitespace tokens: the length measure used when a backend reported no token counts."""
     return len(text.split()) if text else 0
+
+
+def mean_count(counts: Iterable[int | None]) -> float | None:
+    """Mean of the counts that are known; None when none is."""
+    known = [c for c in counts if c is not None]
+    return sum(known) / len(known) if known else None
 
 
 def mean_length(texts: Iterable[str | None]) -> float | None:
@@ -493,11 +561,15 @@ def diffs_against_base(
 
     ``bases`` maps a variant to its base variant, or lists (system, baseline) pairs (a config's
     ``compare``: recipe vs recipe, CoT vs direct, attack vs none); ``metrics`` a benchmark to its (metric, judge)
-    pairs. Samples pair up by (benchmark, attack, sample_id).
+    pairs. Samples pair up by (benchmark, attack, sample_id). With several samples per prompt a
+    prompt's outcome is the share of its samples with the event, so the bootstrap resamples
+    prompts (the unit) and a k-sample system pairs with a one-sample one prompt by prompt.
     """
-    records: dict[tuple[str, str], dict[tuple[str, str], SampleRecord]] = {}
+    records: dict[tuple[str, str], dict[tuple[str, str], list[SampleRecord]]] = {}
     for record in samples:
-        records.setdefault((record.variant, record.benchmark), {})[(record.attack, record.sample_id)] = record
+        records.setdefault((record.variant, record.benchmark), {}).setdefault(
+            (record.attack, record.sample_id), []
+        ).append(record)
     rows: list[DiffRow] = []
     pairs = list(bases.items()) if isinstance(bases, dict) else list(dict.fromkeys(bases))
     for variant, base in pairs:
@@ -509,8 +581,9 @@ def diffs_against_base(
                 continue
             shared = sorted(set(mine) & set(theirs))
             for metric, judge in metrics[benchmark]:
+                kept = [k for k in shared if in_subset(metric, mine[k][0].category)]  # the metric's samples only
                 result = paired_bootstrap_diff(
-                    [metric_event(mine[k], judge) for k in shared], [metric_event(theirs[k], judge) for k in shared],
+                    [_event_share(mine[k], judge) for k in kept], [_event_share(theirs[k], judge) for k in kept],
                     n_resamples=n_resamples, seed=seed,
                 )
                 rows.append(
@@ -520,6 +593,11 @@ def diffs_against_base(
                     )
                 )
     return rows
+
+
+def _event_share(records: list[SampleRecord], judge: str) -> float:
+    """The share of one prompt's samples with the metric's event (0 or 1 for a single sample)."""
+    return sum(metric_event(r, judge) for r in records) / len(records)
 
 
 def pattern_rows(samples: Iterable[SampleRecord]) -> list[PatternRow]:

@@ -11,8 +11,11 @@ import numpy as np
 Z_95 = 1.959963984540054
 
 
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a binomial rate; (0, 1) when n == 0 (nothing is known)."""
+def wilson_interval(successes: float, n: float, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a binomial rate; (0, 1) when n == 0 (nothing is known).
+
+    Counts may be non-integer: an effective sample size (see ``report.metrics.prompt_interval``).
+    """
     if n < 0 or successes < 0 or successes > n:
         raise ValueError(f"invalid counts: {successes} of {n}")
     if n == 0:
@@ -61,15 +64,16 @@ def _resample_means(values: np.ndarray, n_resamples: int, rng: np.random.Generat
 
 
 def paired_bootstrap_diff(
-    a: Sequence[bool | int | None],
-    b: Sequence[bool | int | None],
+    a: Sequence[bool | float | None],
+    b: Sequence[bool | float | None],
     n_resamples: int = 2000,
     seed: int = 0,
     alpha: float = 0.05,
 ) -> Difference:
     """Mean(a) - mean(b) over aligned samples (variant vs base), with a paired percentile bootstrap.
 
-    ``a[i]`` and ``b[i]`` are the same sample's 0/1 outcome under two systems; a pair where
+    ``a[i]`` and ``b[i]`` are the same sample's 0/1 outcome under two systems (or a prompt's
+    share of samples with the event, where there are several per prompt); a pair where
     either side is undecided (None) is dropped from both, so the two rates cover the same
     samples. Resampling pairs (not each side alone) keeps the per-sample correlation, which
     makes the interval much tighter than an unpaired one when the systems mostly agree.

@@ -68,7 +68,10 @@ class TrainConfig(BaseModel):
         None, description="Defaults to start from; default: smollm2-cpu for smollm2-135m, else lrm-study."
     )
     method: Literal["lora", "full"] = "lora"
-    bf16: bool | Literal["auto"] = Field("auto", description="auto: bf16 where a GPU supports it.")
+    bf16: bool | Literal["auto"] = Field(
+        "auto", description="auto: bf16 where the hardware computes it natively (a GPU that supports it, or a CPU "
+        "with AVX512-BF16 or AMX), else float32.",
+    )
     resume: Literal["auto", "never"] | str = Field(
         "auto", description="auto: continue from the last checkpoint; never: refuse to train over checkpoints; or a path."
     )
