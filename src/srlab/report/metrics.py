@@ -178,9 +178,9 @@ def rate_summary(
     decided = [e for e in events if e is not None]
     successes = sum(decided)
     if prompts is not None and len(set(prompts)) < len(prompts):
-        low, high = prompt_interval(*_per_prompt(events, prompts))
+        low, high = prompt_interval(*per_prompt(events, prompts))
         kept = [(e, p) for e, p in zip(events, prompts, strict=True) if e is not None]
-        low_d, high_d = prompt_interval(*_per_prompt([e for e, _ in kept], [p for _, p in kept]))
+        low_d, high_d = prompt_interval(*per_prompt([e for e, _ in kept], [p for _, p in kept]))
     else:
         low, high = wilson_interval(successes, n)
         low_d, high_d = wilson_interval(successes, len(decided))
@@ -244,8 +244,9 @@ def score_summary(
     )
 
 
-def _per_prompt(events: Sequence[bool | None], prompts: Sequence[str]) -> tuple[list[float], list[int]]:
-    """(events, samples) per prompt, in first-seen order; undecided is no event."""
+def per_prompt(events: Sequence[bool | None], prompts: Sequence[str]) -> tuple[list[float], list[int]]:
+    """(events, samples) per prompt, in first-seen order; undecided is no event: the arguments
+    of ``prompt_interval``."""
     successes: dict[str, float] = {}
     sizes: dict[str, int] = {}
     for event, prompt in zip(events, prompts, strict=True):

@@ -20,6 +20,7 @@ from srlab.report.metrics import (
     format_rate,
     in_subset,
     normalise_meaning,
+    per_prompt,
     prompt_interval,
 )
 from srlab.report.stats import paired_bootstrap_diff, wilson_interval
@@ -416,9 +417,10 @@ def breakdown_rows(samples: Iterable[SampleRecord], metrics: dict[str, list[tupl
         for metric, judge in metrics.get(benchmark, []):
             if not in_subset(metric, category):
                 continue  # e.g. privacy leakage has no public-type row: it is not over those
-            successes = sum(metric_event(r, judge) for r in records)
+            events = [metric_event(r, judge) for r in records]
+            successes = sum(events)
             undecided = sum(1 for r in records if (r.verdicts.get(judge) is None or r.verdicts[judge].label is None))
-            low, high = _record_interval(records, judge)
+            low, high = _record_interval(records, events)
             rows.append(BreakdownRow(
                 variant=variant, benchmark=benchmark, metric=metric, judge=judge, category=category,
                 rate=successes / len(records), low=low, high=high, n=len(records), successes=successes,
@@ -427,15 +429,11 @@ def breakdown_rows(samples: Iterable[SampleRecord], metrics: dict[str, list[tupl
     return rows
 
 
-def _record_interval(records: list[SampleRecord], judge: str) -> tuple[float, float]:
+def _record_interval(records: list[SampleRecord], events: list[bool]) -> tuple[float, float]:
     """Wilson over the records, or with the prompt as the unit where prompts have several samples."""
-    successes = sum(metric_event(r, judge) for r in records)
     if all(r.sample_index == 0 for r in records):
-        return wilson_interval(successes, len(records))
-    by_prompt: dict[tuple[str, str], list[bool]] = {}
-    for r in records:
-        by_prompt.setdefault((r.attack, r.sample_id), []).append(metric_event(r, judge))
-    return prompt_interval([float(sum(e)) for e in by_prompt.values()], [len(e) for e in by_prompt.values()])
+        return wilson_interval(sum(events), len(records))
+    return prompt_interval(*per_prompt(events, [f"{r.attack}\x00{r.sample_id}" for r in records]))
 
 
 class PatternRow(_Frozen):
