@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -99,6 +99,16 @@ def redact_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def in_request_order(pairs: Iterable[tuple[int, Generation]], count: int) -> list[Generation]:
+    """The generations of ``(index into requests, generation)`` pairs, as ``iter_generate``
+    yields them in any order, put back in request order; one per request."""
+    results: list[Generation | None] = [None] * count
+    for index, generation in pairs:
+        results[index] = generation
+    assert all(r is not None for r in results)
+    return [r for r in results if r is not None]
 
 
 def failed_generation(reason: str) -> Generation:

@@ -43,6 +43,7 @@ from srlab.models.base import (
     ProgressCallback,
     check_base_url,
     failed_generation,
+    in_request_order,
     redact_url,
 )
 from srlab.models.reasoning import make_generation
@@ -241,10 +242,7 @@ class OpenAIBackend(ModelBackend):
     def generate(
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
     ) -> list[Generation]:
-        results: list[Generation | None] = [None] * len(requests)
-        for index, generation in self.iter_generate(requests, progress):
-            results[index] = generation
-        return [r for r in results if r is not None]
+        return in_request_order(self.iter_generate(requests, progress), len(requests))
 
     def iter_generate(
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None

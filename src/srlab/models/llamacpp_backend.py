@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from srlab.errors import SrlabError, UnknownNameError
 from srlab.generate import think
 from srlab.models import smollm2
-from srlab.models.base import ModelBackend, ModelSpec, ProgressCallback
+from srlab.models.base import ModelBackend, ModelSpec, ProgressCallback, in_request_order
 from srlab.models.reasoning import cut_at_stop, join_prefill, make_generation
 from srlab.paths import cache_dir
 from srlab.schema import DecodingConfig, Generation, GenerationRequest
@@ -277,11 +277,7 @@ class LlamaCppBackend(ModelBackend):
     def generate(
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
     ) -> list[Generation]:
-        results: list[Generation | None] = [None] * len(requests)
-        for index, generation in self.iter_generate(requests, progress=progress):
-            results[index] = generation
-        assert all(r is not None for r in results)
-        return [r for r in results if r is not None]
+        return in_request_order(self.iter_generate(requests, progress=progress), len(requests))
 
     def iter_generate(
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
@@ -302,10 +298,7 @@ class LlamaCppBackend(ModelBackend):
     def _generate_raw(
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
     ) -> list[Generation]:
-        results: list[Generation | None] = [None] * len(requests)
-        for index, generation in self._iter_raw(requests, progress):
-            results[index] = generation
-        return [r for r in results if r is not None]
+        return in_request_order(self._iter_raw(requests, progress), len(requests))
 
     def _iter_raw(
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None
