@@ -83,14 +83,16 @@ RUN_ITEM_COLUMNS = (
 )
 
 
+# Generation columns added after the first release, in the order they were added.
+ADDED_GENERATION_COLUMNS = (("error", "TEXT"), ("reasoning_tokens", "INTEGER"))
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Add columns newer versions need to a store an older version created."""
-    if "error" not in _columns(conn, "generations"):
-        with conn:
-            conn.execute("ALTER TABLE generations ADD COLUMN error TEXT")
-    if "reasoning_tokens" not in _columns(conn, "generations"):
-        with conn:
-            conn.execute("ALTER TABLE generations ADD COLUMN reasoning_tokens INTEGER")
+    for column, kind in ADDED_GENERATION_COLUMNS:
+        if column not in _columns(conn, "generations"):
+            with conn:
+                conn.execute(f"ALTER TABLE generations ADD COLUMN {column} {kind}")
     if "sample_index" not in _columns(conn, "run_items"):
         _add_sample_index(conn)
 
@@ -119,12 +121,14 @@ def sample_key(sample: Sample) -> str:
 
 def generation_key(model_identity: dict[str, Any], request: GenerationRequest) -> str:
     """The cache key of a generation: same model, decoding and prompt -> same key."""
-    return content_hash(
-        # key_extras() is empty for a plain request (no think budget), so its key is unchanged.
-        {"model": model_identity, "decoding": request.decoding.model_dump(), "messages": request.messages,
-         **request.key_extras()},
-        length=24,
-    )
+    return content_hash({"model": model_identity, **request_body(request)}, length=24)
+
+
+def request_body(request: GenerationRequest) -> dict[str, Any]:
+    """What a request is, as stored with its generation and hashed into its key: the messages,
+    the decoding and, only when set, its think budget (``key_extras()`` is empty for a plain
+    request, so its key is what it was before think budgets existed)."""
+    return {"messages": request.messages, "decoding": request.decoding.model_dump(), **request.key_extras()}
 
 
 @dataclass(frozen=True)
@@ -302,7 +306,7 @@ class Store:
             (
                 key,
                 canonical_json(model),
-                canonical_json({"messages": req.messages, "decoding": req.decoding.model_dump(), **req.key_extras()}),
+                canonical_json(request_body(req)),
                 gen.text,
                 gen.answer,
                 gen.reasoning,
