@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from srlab.data.records import TrainingRecord
 from srlab.judge.base import Judge
-from srlab.judge.factory import JudgeFactory, is_llm_judge, meaning_of, spec_problems, with_target
-from srlab.judge.spec import ENSEMBLE_RULES, JudgeSpec
+from srlab.judge.factory import JudgeFactory, calls_model, meaning_of, spec_problems, with_target
+from srlab.judge.spec import JudgeSpec
 from srlab.models.base import ModelSpec
 from srlab.schema import Generation, Sample, Verdict
 from srlab.store import Store
@@ -93,13 +93,7 @@ class FilterConfig(BaseModel):
 
     def uses_llm(self) -> bool:
         """Whether any judge of the filter calls a model (its calls are then cached in the store)."""
-        return self.enabled and any(_calls_model(spec) for spec in self.specs().values())
-
-
-def _calls_model(spec: JudgeSpec) -> bool:
-    if spec.name in ENSEMBLE_RULES:
-        return any(_calls_model(member) for member in spec.of)
-    return is_llm_judge(spec.name)
+        return self.enabled and any(calls_model(spec) for spec in self.specs().values())
 
 
 def filter_judge_versions(config: FilterConfig) -> dict[str, str]:

@@ -33,6 +33,13 @@ def is_llm_judge(name: str) -> bool:
     return isinstance(cls, LLMJudge) or (isinstance(cls, type) and issubclass(cls, LLMJudge))
 
 
+def calls_model(spec: JudgeSpec) -> bool:
+    """Whether the spec's judge (or any member of its ensemble) asks a model, read off the classes."""
+    if spec.name in ENSEMBLE_RULES:
+        return any(calls_model(member) for member in spec.of)
+    return is_llm_judge(spec.name)
+
+
 def judge_params(cls: type[Judge]) -> list[str]:
     """The settings a judge takes as ``params`` (its constructor's keyword arguments)."""
     signature = inspect.signature(cls.__init__)
