@@ -56,6 +56,7 @@ from srlab.data.safety_prompts import (
     wrap_with_jailbreaks,
 )
 from srlab.errors import MissingDataError, SrlabError, UnknownNameError
+from srlab.generate.runner import describe_failures
 from srlab.paths import data_dir as resolve_data_dir
 from srlab.schema import DecodingConfig, Generation, GenerationRequest
 from srlab.store import Store
@@ -135,7 +136,7 @@ def build_mixture(
         records = _select(pool, sizes[pool.source.name], spec, index, seen, removed, filtered)
         dropped = Counter(r["reason"] for r in filtered if r["source"] == pool.source.name)
         if len(records) < sizes[pool.source.name]:
-            why = "; ".join(f"{count}x {reason}" for reason, count in dropped.most_common()) or "none"
+            why = describe_failures(dropped, limit=len(dropped)) or "none"
             raise MixtureSizeError(
                 f"sources.{position}.size: source {pool.source.name!r} asks for {sizes[pool.source.name]} records "
                 f"but only {len(records)} of {len(pool.items)} survived de-duplication, decontamination and "

@@ -90,7 +90,8 @@ def failed(results: Sequence[tuple[str, Generation]]) -> Counter[str]:
 
 
 def describe_failures(failures: Counter[str], limit: int = 3) -> str:
-    """``"2x HTTP 400: content filter; 1x timed out"`` — the commonest reasons first."""
+    """``"2x HTTP 400: content filter; 1x timed out"`` — the commonest reasons first (failed
+    requests here; dropped mixture records in ``srlab.data.build``)."""
     parts = [f"{count}x {reason}" for reason, count in failures.most_common(limit)]
     if len(failures) > limit:
         parts.append(f"{len(failures) - limit} more reason(s)")
