@@ -13,7 +13,7 @@ import re
 
 from srlab.judge.base import Judge
 from srlab.judge.io_cases import CaseFormatError, decode_cases, run_cases
-from srlab.judge.sandbox import SandboxLimits, run_python
+from srlab.judge.sandbox import SandboxLimits, SandboxResult, run_python
 from srlab.schema import Generation, Sample, Verdict
 
 _FENCE_RE = re.compile(r"```[ \t]*(?P<lang>[\w+-]*)[^\n]*\n(?P<code>.*?)(?:```|\Z)", re.DOTALL)
@@ -83,15 +83,7 @@ class CodeExecJudge(Judge):
         code = extract_code(answer, entry_point)
         program = build_program(sample.meta.get("code_prompt", ""), code, test, entry_point)
         result = run_python(program, self.limits)
-        details = {
-            "status": result.status,
-            "reason": result.reason,
-            "returncode": result.returncode,
-            "wall_s": result.wall_s,
-            "stderr": result.stderr[-_OUTPUT_CHARS:],
-            "isolation": result.isolation,
-            "rewrote_function": defines(code, entry_point),
-        }
+        details = {**_run_details(result), "rewrote_function": defines(code, entry_point)}
         return Verdict(judge=self.name, label=result.passed, target="answer", details=details)
 
     def _judge_cases(self, sample: Sample, answer: str) -> Verdict:
@@ -106,15 +98,24 @@ class CodeExecJudge(Judge):
             return self._undecided("sample has no test cases")
         passed, result = run_cases(code, cases, sample.meta.get("func_name"), self.limits)
         details = {
+            **_run_details(result),
             "status": "passed" if passed else ("failed" if result.passed else result.status),
             "reason": result.reason if result.passed == passed else "stopped before its last test case",
-            "returncode": result.returncode,
-            "wall_s": result.wall_s,
-            "stderr": result.stderr[-_OUTPUT_CHARS:],
-            "isolation": result.isolation,
             "cases": len(cases),
         }
         return Verdict(judge=self.name, label=passed, target="answer", details=details)
 
     def _undecided(self, reason: str) -> Verdict:
         return Verdict(judge=self.name, label=None, reason=reason, target="answer")
+
+
+def _run_details(result: SandboxResult) -> dict[str, object]:
+    """What a verdict records of a sandboxed run: its outcome, the end of stderr, the isolation."""
+    return {
+        "status": result.status,
+        "reason": result.reason,
+        "returncode": result.returncode,
+        "wall_s": result.wall_s,
+        "stderr": result.stderr[-_OUTPUT_CHARS:],
+        "isolation": result.isolation,
+    }
