@@ -25,6 +25,7 @@ def test_quickstart_config_builds_the_expected_sft_config() -> None:
     # `srlab run examples/quickstart.yaml` fills in model, data and output_dir.
     train, args = _args(EXAMPLES / "quickstart" / "train.yaml", model="smollm2-135m")
     assert (train.preset, train.method, train.lora.r, train.lora.alpha, train.lora.dropout) == ("smollm2-cpu", "lora", 16, 32, 0.05)
+    assert train.bf16 == "auto"  # the preset's: bf16 only where the CPU computes it natively
     assert train.lora.target_modules == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     assert {
         "output_dir": args.output_dir, "learning_rate": args.learning_rate, "num_train_epochs": args.num_train_epochs,
@@ -47,6 +48,20 @@ def test_quickstart_config_builds_the_expected_sft_config() -> None:
         "padding_free": False, "report_to": [],
         "dataloader_num_workers": 0, "use_cpu": True, "weight_decay": 0.0, "optim": "adamw_torch_fused",
     }
+
+
+def test_bf16_auto_follows_the_hardware_and_explicit_values_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from srlab.train import sft
+
+    train, _ = _args({"model": "smollm2-135m", "bf16": "auto"})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for native in (True, False):
+        monkeypatch.setattr(sft, "cpu_has_native_bf16", lambda native=native: native)
+        assert use_bf16(train) is native
+        for explicit in (True, False):
+            assert use_bf16(train.model_copy(update={"bf16": explicit})) is explicit
 
 
 def test_lrm_study_preset_keeps_its_settings() -> None:
