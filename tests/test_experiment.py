@@ -116,7 +116,7 @@ def test_run_id_ignores_paths_but_not_content() -> None:
     assert run_id_for(config) != run_id_for(config.model_copy(update={"limit": 3}))
 
 
-@pytest.mark.parametrize("name", ["quickstart.yaml", "prompting.yaml", "lrm_safety_study.yaml"])
+@pytest.mark.parametrize("name", ["quickstart.yaml", "prompting.yaml", "lrm_safety_study.yaml", "sweeps.yaml"])
 def test_shipped_experiments_validate_and_plan(name: str, data_dir: Path) -> None:
     from srlab.experiment.calibration import load_calibration_sets
 
@@ -142,7 +142,8 @@ def test_lrm_study_plans_six_recipes_on_four_benchmarks() -> None:
     assert {c.benchmark for c in plan.cells} == {"math500", "aime2024", "strongreject", "xstest"}
     # Study B's think budgets are the strategy axis: no-think, short-think, default.
     assert [(s.display, s.think.label if s.think else None) for s in config.strategies] == [
-        ("no-think", "no-think"), ("short-think", "short-think-1024"), ("default", None)
+        ("direct@think=no-think", "no-think"), ("direct@think=short-think:1024", "short-think-1024"),
+        ("direct@think=default", "default"),
     ]
     assert len(plan.cells) == 7 * 4 * 3
     # ASR by Llama Guard on the whole output, the refusal rate beside it, both named in the plan.

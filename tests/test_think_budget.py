@@ -139,7 +139,7 @@ def test_default_budget_is_no_budget_in_requests_run_ids_and_labels(tmp_path: Pa
     assert effective(_think("default")) is None
     assert "think" not in StrategyEntry(name="direct").model_dump()
     config = EvalConfig(model={"name": "smollm2-135m"}, benchmarks=["chain_sum_easy"])
-    assert config.run_id() == "eval-" + content_hash(config.model_dump(mode="json", exclude={"store", "think"}))
+    assert config.run_id() == "eval-" + content_hash(config.model_dump(mode="json", exclude={"store", "think", "think_sweep"}))
     assert "think" not in config.to_experiment().model_dump()["strategy_config"]
     thinking = EvalConfig(model={"name": "smollm2-135m"}, benchmarks=["chain_sum_easy"], think=_think("no-think"))
     assert thinking.run_id() != config.run_id()

@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--think", default=None, metavar="MODE[:N]",
         help="think budget of a reasoning model: no-think, short-think:TOKENS (budget forcing), "
-        "extended:TIMES[:TOKENS] ('Wait' when the trace closes early), default",
+        "extended:TIMES[:TOKENS] ('Wait' when the trace closes early), default; several, comma-separated, "
+        "sweep them (a row each, and the curve)",
     )
     add_decoding_options(parser)
     parser.add_argument(
@@ -75,13 +76,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _think(value: str | None) -> ThinkBudget | None:
+def _think(value: str | None) -> tuple[ThinkBudget | None, list[str]]:
+    """``--think``: one budget, or several (a sweep) as their texts, each checked here."""
     if value is None:
-        return None
+        return None, []
+    texts = split_names(value)
     try:
-        return ThinkBudget.parse(value)
+        budgets = [ThinkBudget.parse(text) for text in texts]
     except ValueError as exc:  # a pydantic ValidationError is a ValueError too
         raise SrlabError(f"--think: {exc}") from None
+    return (budgets[0], []) if len(budgets) == 1 else (None, texts)
 
 
 def _calibration(values: list[str], positive: str | None) -> dict[str, dict[str, object]]:
@@ -132,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from srlab.experiment.plan import make_plan
     from srlab.generate.strategies import StrategyConfig
 
+    think, think_sweep = _think(args.think)
     try:
         config = EvalConfig(
             model=model_spec_from_args(args, args.model),
@@ -140,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
             strategy_config=StrategyConfig(
                 system_prompt=args.system_prompt, k=args.k, safety_ratio=args.safety_ratio, seed=args.seed
             ),
-            think=_think(args.think),
+            think=think,
+            think_sweep=think_sweep,
             limit=args.limit,
             seed=args.seed,
             # a dict, so a bad --samples is reported as decoding.n's error

@@ -10,12 +10,20 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
 )
 
 from srlab.config_files import read_yaml_mapping, validate
+from srlab.experiment.sweeps import (
+    RepeatOf,
+    SweepPoint,
+    apply_overrides,
+    expand_strategies,
+    expand_variants,
+)
 from srlab.generate.strategies import StrategyConfig, ThinkSetting
 from srlab.judge.labels import CalibrationEntry
 from srlab.judge.spec import JudgeSpec, judge_specs
@@ -53,16 +61,39 @@ class BenchmarkAxes(_Strict):
         return [(kind, name) for kind in AXES for name in getattr(self, kind)]
 
 
-class VariantConfig(_Strict):
+class _Expanded(_Strict):
+    """An entry that may come from a sweep (or a seed repeat); the fields are set by the expansion."""
+
+    swept: SweepPoint | None = Field(None, description="Set by a sweep's expansion: the entry, field and value.")
+
+    @model_serializer(mode="wrap")
+    def _omit_unexpanded(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # An entry no sweep made dumps as before sweeps existed, so every run id stays what it was.
+        # This serializer replaces ThinkSetting's in StrategyEntry (one per model), so it omits an
+        # unset think budget too, as that one does.
+        data: dict[str, Any] = handler(self)
+        for key in ("swept", "repeat", "overrides", "think"):
+            if key in data and not data[key]:
+                del data[key]
+        return data
+
+
+class VariantConfig(_Expanded):
     """A training variant: ``base`` (no training) or a mixture spec plus a training spec.
 
     ``mixture`` and ``train`` are a path to a YAML file (relative to the experiment file) or
-    the spec inline.
+    the spec inline. ``sweep`` and ``seeds`` (see ``srlab.experiment.sweeps``) expand one entry into
+    several before validation; ``overrides`` then holds each one's settings.
     """
 
-    name: str = Field(..., pattern=r"^[A-Za-z0-9_.+\-]+$")
+    # '@' and '=' only come from the expansion: reflective@ratio=0.2@seed=1.
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.+\-@=]+$")
     mixture: str | dict[str, Any] | None = None
     train: str | dict[str, Any] | None = None
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Dotted path -> value over the mixture (mixture.*) and training (train.*) specs."
+    )
+    repeat: RepeatOf | None = Field(None, description="Set by seeds' expansion: the repeated name and this run's seed.")
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> VariantConfig:
@@ -75,8 +106,20 @@ class VariantConfig(_Strict):
     def trained(self) -> bool:
         return self.mixture is not None
 
+    def spec_data(self, section: Literal["mixture", "train"], resolve: Any) -> str | dict[str, Any]:
+        """The mixture or training spec as given (a resolved path, or inline), or, with overrides, as
+        a mapping with them set."""
+        value = getattr(self, section)
+        assert value is not None
+        if isinstance(value, str):
+            path = resolve(value)
+            if not any(k.startswith(section + ".") for k in self.overrides):
+                return str(path)
+            value = read_yaml_mapping(path, f"{section} spec")
+        return apply_overrides(value, self.overrides, section, f"variants.{self.name}.overrides")
 
-class StrategyEntry(_Strict, ThinkSetting):
+
+class StrategyEntry(_Expanded, ThinkSetting):
     """A prompting strategy with optional per-entry settings (e.g. several safety ratios, think budgets);
     ``think`` overrides ``strategy_config.think``."""
 
@@ -190,10 +233,15 @@ class ExperimentConfig(_Strict):
 
     @field_validator("strategies", "attacks", mode="before")
     @classmethod
-    def _name_shorthand(cls, value: Any) -> Any:
+    def _name_shorthand(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, list):
-            return [{"name": v} if isinstance(v, str) else v for v in value]
-        return value
+            value = [{"name": v} if isinstance(v, str) else v for v in value]
+        return expand_strategies(value) if info.field_name == "strategies" else value
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _expand_variants(cls, value: Any) -> Any:
+        return expand_variants(value)
 
     @model_validator(mode="after")
     def _unique_names(self) -> ExperimentConfig:

@@ -30,7 +30,7 @@ from srlab.judge.labels import CalibrationEntry
 from srlab.judge.spec import JudgeSpec
 from srlab.models import ModelSpec
 from srlab.report.model import Report
-from srlab.report.tables import markdown_table
+from srlab.report.tables import CURVE_NOTE, markdown_curves, markdown_table
 from srlab.schema import DecodingConfig, ThinkBudget
 
 DEFAULT_STORE = ".srlab/store.sqlite"
@@ -46,6 +46,9 @@ class EvalConfig(BaseModel):
     strategy: str = "cot"
     strategy_config: StrategyConfig = Field(default_factory=StrategyConfig)
     think: ThinkBudget | None = Field(None, description="Think budget of the strategy (srlab eval --think).")
+    think_sweep: list[str] = Field(
+        default_factory=list, description="Several think budgets, one row each and their curve (--think a,b,...)."
+    )
     limit: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="Samples per benchmark (a seeded subset).")
     seed: int = Field(0, strict=True)
     decoding: DecodingConfig = Field(default_factory=DecodingConfig)
@@ -65,7 +68,7 @@ class EvalConfig(BaseModel):
 
     def run_id(self) -> str:
         # Without a think budget the id is what it was before ``think`` existed.
-        unset = {"store"} | ({"think"} if self.think is None else set())
+        unset = {"store"} | ({"think"} if self.think is None else set()) | (set() if self.think_sweep else {"think_sweep"})
         return "eval-" + content_hash(self.model_dump(mode="json", exclude=unset))
 
     def to_experiment(self) -> ExperimentConfig:
@@ -76,7 +79,10 @@ class EvalConfig(BaseModel):
         return ExperimentConfig(
             name="eval",
             models=[self.model],
-            strategies=[StrategyEntry(name=self.strategy, think=self.think)],
+            strategies=[
+                {"name": self.strategy, "sweep": {"field": "think", "values": self.think_sweep}} if self.think_sweep
+                else StrategyEntry(name=self.strategy, think=self.think)
+            ],
             strategy_config=self.strategy_config,
             attacks=[AttackEntry(name=a, attacker=self.attacker, judge=self.attack_judge) for a in self.attacks],
             benchmarks=BenchmarkAxes(**axes),
@@ -102,7 +108,9 @@ def run_eval(config: EvalConfig, *, keep_failed: bool = False, echo: Any = None)
 
 
 def format_table(report: Report) -> str:
-    return markdown_table(report)
+    if not report.curves:
+        return markdown_table(report)
+    return f"{markdown_table(report)}\n\n{CURVE_NOTE}\n\n{markdown_curves(report)}"
 
 
 def write_json(report: Report, path: str | Path) -> None:

@@ -54,7 +54,7 @@ def _variant_fingerprint(config: ExperimentConfig, spec: ModelSpec, variant: Var
     from srlab.data import load_mixture_spec
 
     assert variant.mixture is not None and variant.train is not None
-    mixture = load_mixture_spec(_load_spec(variant.mixture, config))
+    mixture = load_mixture_spec(variant.spec_data("mixture", config.resolve))
     return {
         "name": variant.name,
         "model": spec.name,
@@ -69,26 +69,43 @@ def _train_fields(config: ExperimentConfig, spec: ModelSpec, variant: VariantCon
 
     assert variant.train is not None
     train = load_train_config(
-        _load_spec(variant.train, config), model=spec.name, revision=spec.revision, data="-", output_dir="-"
+        variant.spec_data("train", config.resolve), model=spec.name, revision=spec.revision, data="-", output_dir="-"
     )
     return train.model_dump(mode="json", exclude={"data", "output_dir", "resume"})
 
 
-def _systems(config: ExperimentConfig, plan: Plan) -> dict[str, dict[str, str]]:
+def _systems(config: ExperimentConfig, plan: Plan) -> dict[str, dict[str, Any]]:
     base = config.base_variant()
-    systems: dict[str, dict[str, str]] = {}
+    systems: dict[str, dict[str, Any]] = {}
+    variants = {v.name: v for v in config.variants}
     for cell in plan.cells:
         label = system_label(config, cell.model, cell.variant, cell.strategy, cell.attack)
+        if label in systems:
+            continue
         base_label = system_label(config, cell.model, base, cell.strategy, cell.attack)
-        systems.setdefault(label, {
+        info: dict[str, Any] = {
             "model": cell.model, "variant": cell.variant, "strategy": cell.strategy, "attack": cell.attack,
             "base": "" if label == base_label else base_label,
-        })
+        }
+        variant, strategy = variants[cell.variant], config.strategy(cell.strategy)
+        # The curves a system is a point of; its variant's seed runs share a curve point.
+        curves = []
+        point_variant = variant.repeat.of if variant.repeat else cell.variant
+        if variant.swept:
+            placeholder = f"{variant.swept.of}@{variant.swept.key}=*"
+            curve = system_label(config, cell.model, placeholder, cell.strategy, cell.attack)
+            curves.append({"curve": curve, **variant.swept.model_dump(include={"field", "key", "value", "index"})})
+        if strategy.swept:
+            placeholder = f"{strategy.swept.of}@{strategy.swept.key}=*"
+            curve = system_label(config, cell.model, point_variant, placeholder, cell.attack)
+            curves.append({"curve": curve, **strategy.swept.model_dump(include={"field", "key", "value", "index"})})
+        if curves:
+            info["curves"] = curves
+        if variant.repeat:
+            of = system_label(config, cell.model, variant.repeat.of, cell.strategy, cell.attack)
+            info["repeat"] = {"of": of, "seed": variant.repeat.seed}
+        systems[label] = info
     return systems
-
-
-def _load_spec(value: str | dict[str, Any], config: ExperimentConfig) -> str | dict[str, Any]:
-    return str(config.resolve(value)) if isinstance(value, str) else value
 
 
 def _built_mixture(spec: Any, out_dir: Path, data_dir: Path | None) -> dict[str, Any]:
@@ -149,7 +166,7 @@ def prepare_model(
 
     assert variant.mixture is not None and variant.train is not None
     root = config.out_dir()
-    mixture = load_mixture_spec(_load_spec(variant.mixture, config))
+    mixture = load_mixture_spec(variant.spec_data("mixture", config.resolve))
     # Hygiene: the mixture must be clean of every set this experiment evaluates on.
     evaluated = {name for _, name in config.benchmarks.all()}
     listed = mixture.decontamination.benchmarks
@@ -165,7 +182,7 @@ def prepare_model(
     }, length=10)
     model_dir = root / "models" / f"{Path(spec.name).name}-{variant.name}-{train_key}"
     train_config = load_train_config(
-        _load_spec(variant.train, config),
+        variant.spec_data("train", config.resolve),
         model=spec.name, revision=spec.revision, data=manifest["mixture_path"], output_dir=str(model_dir),
     )
     final = model_dir / "model"

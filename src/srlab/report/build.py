@@ -16,6 +16,7 @@ from srlab.errors import SrlabError
 from srlab.judge.agreement import BinaryRates
 from srlab.judge.base import Judge
 from srlab.report.correction import corrected_difference, corrected_mean_rate
+from srlab.report.curves import curve_rows, repeat_rows
 from srlab.report.metrics import (
     SCORE_METRIC,
     assign_metrics,
@@ -74,7 +75,7 @@ class PlannedJudge:
 
 
 def run_plan_block(
-    benchmarks: dict[str, tuple[str, list[PlannedJudge]]], systems: dict[str, dict[str, str]],
+    benchmarks: dict[str, tuple[str, list[PlannedJudge]]], systems: dict[str, dict[str, Any]],
     compare: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The ``plan`` provenance block: ``benchmarks`` name -> (kind, judges in order),
@@ -114,7 +115,7 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
     for b in plan["benchmark_order"]:
         entry = plan["benchmarks"][b]
         benchmarks[b] = {"kind": entry["kind"], "judges": [PlannedJudge.from_stored(j) for j in entry["judges"]]}
-    systems: dict[str, dict[str, str]] = {s: plan["systems"][s] for s in plan["system_order"]}
+    systems: dict[str, dict[str, Any]] = {s: plan["systems"][s] for s in plan["system_order"]}
 
     items = store.run_items(run_id)
     generations = store.get_generations(sorted({i.generation_key for i in items}))
@@ -217,7 +218,7 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
     return Report(
         title=title or run_id, rows=rows, diffs=diffs, samples=records, patterns=pattern_rows(records),
         classes=class_share_rows(records), breakdowns=breakdown_rows(records, binary),
-        sampled=sampled,
+        sampled=sampled, curves=curve_rows(rows, systems), repeats=repeat_rows(rows, systems),
         selectivity=selectivity_rows(records, {
             b: j for b, pairs in binary.items() for m, j in pairs if m in ("refusal_rate", "over_refusal")
         }),
@@ -249,7 +250,7 @@ def sampled_metrics(
     return [SampledMetric.of(variant, s) for s in summaries]
 
 
-def attack_average_rows(rows: list[VariantRow], systems: dict[str, dict[str, str]]) -> list[VariantRow]:
+def attack_average_rows(rows: list[VariantRow], systems: dict[str, dict[str, Any]]) -> list[VariantRow]:
     """One ``.../all-attacks`` row per system attacked more than once: ASR averaged over attacks.
 
     The average is the unweighted mean of the per-attack rates (an attack that makes 8 prompts

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from srlab.report.curves import curve_groups, plot_curves
 from srlab.report.model import Report
 from srlab.report.plot import plot_tradeoff, safety_axis, tradeoff_points
 from srlab.report.tables import (
@@ -20,8 +21,12 @@ from srlab.report.tables import (
     CALIBRATION_HEADER,
     CALIBRATION_NOTE,
     CLASS_HEADER,
+    CURVE_HEADER,
+    CURVE_NOTE,
     METRIC_TITLES,
     PATTERN_HEADER,
+    REPEAT_HEADER,
+    REPEAT_NOTE,
     SAMPLED_HEADER,
     SAMPLED_NOTE,
     SELECTIVITY_HEADER,
@@ -31,11 +36,13 @@ from srlab.report.tables import (
     class_cells,
     column_judge,
     column_title,
+    curve_cells,
     format_length,
     markdown_report,
     metric_columns,
     metrics_note,
     pattern_cells,
+    repeat_cells,
     sampled_cells,
     selectivity_cells,
 )
@@ -156,6 +163,18 @@ def _breakdowns_table(report: Report) -> str:
     )
 
 
+def _curves(report: Report) -> str:
+    """The sweeps: one plot per curve, then every point in a collapsible table."""
+    if not report.curves:
+        return ""
+    plots = "".join(f'<div class="curve">{inline_svg(svg)}</div>' for svg in report.curve_svgs)
+    return (
+        f'<h2>Sweeps</h2>\n<p class="note">{_e(CURVE_NOTE)}</p>\n<div id="curves">{plots}</div>\n'
+        f'<details><summary>Every point ({sum(len(c.points) for c in report.curves)} rows)</summary>\n'
+        + _text_table("curve-points", CURVE_HEADER, curve_cells(report)) + "</details>"
+    )
+
+
 def _provenance(report: Report) -> str:
     prov = report.provenance
     summary = []
@@ -194,7 +213,7 @@ h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.15rem;margin-top:2rem;border-b
 th,td{border:1px solid #d6dae1;padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#f2f4f7}
 td.rate .value{display:block;font-variant-numeric:tabular-nums;white-space:nowrap}td.rate .counts{display:block;font-size:.78rem;color:#5b6472}td.rate .corrected{display:block;font-size:.85rem;color:#7a3e00;white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums}td.sig{font-weight:600}
-#plot svg{max-width:100%;height:auto}.prov dt{font-weight:600}.prov dd{margin:0 0 .4rem 1rem}
+#plot svg,.curve svg{max-width:100%;height:auto}.prov dt{font-weight:600}.prov dd{margin:0 0 .4rem 1rem}
 pre{background:#f6f8fa;padding:.6rem;overflow:auto;white-space:pre-wrap;word-break:break-word;max-height:30rem}
 .filters{display:flex;gap:1rem;flex-wrap:wrap;align-items:end;margin:.5rem 0}.filters label{display:flex;flex-direction:column;font-size:.85rem}
 #shown-count{font-weight:600}.sample{border:1px solid #d6dae1;border-radius:6px;margin:.6rem 0;padding:.5rem .8rem}
@@ -323,6 +342,8 @@ def render_html(report: Report) -> str:
 {_section("Several samples per prompt", "sampled", SAMPLED_HEADER, sampled_cells(report), SAMPLED_NOTE)}
 <h2>Differences against base</h2>
 {_diffs_table(report)}
+{_curves(report)}
+{_section("Repeats over training seeds", "repeats", REPEAT_HEADER, repeat_cells(report), REPEAT_NOTE)}
 {_breakdowns_table(report)}
 {_section("Response classes (XSTest)", "classes", CLASS_HEADER, class_cells(report))}
 {_section("Selectivity on XSTest's matched pairs", "selectivity", SELECTIVITY_HEADER, selectivity_cells(report), SELECTIVITY_NOTE)}
@@ -347,7 +368,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
-    """Write report.html, report.json, report.md, tradeoff.png and tradeoff.svg; returns their paths."""
+    """Write report.html, report.json, report.md, tradeoff.png and tradeoff.svg (and curve-N.png per
+    sweep curve); returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("report.html", "report.json", "report.md", "tradeoff.png", "tradeoff.svg")}
@@ -362,6 +384,11 @@ def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
         report = report.model_copy(update={"plot_svg": svg})
     else:
         del paths["tradeoff.png"], paths["tradeoff.svg"]
+    svgs = []
+    for i, (name, rows) in enumerate(curve_groups(report.curves).items(), start=1):
+        paths[f"curve-{i}.png"] = out / f"curve-{i}.png"
+        svgs.append(plot_curves(name, rows, paths[f"curve-{i}.png"]))
+    report = report.model_copy(update={"curve_svgs": svgs})
     _write_atomic(paths["report.json"], report.model_dump_json(indent=2))
     _write_atomic(paths["report.md"], markdown_report(report))
     _write_atomic(paths["report.html"], render_html(report))

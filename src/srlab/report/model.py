@@ -192,19 +192,24 @@ class VariantRow(_Frozen):
         parts = [m for m in self.metrics if m.name == name]
         if not parts:
             return None
-        if len(parts) == 1:
-            return parts[0]
-        judges = sorted({m.judge for m in parts})
-        pooled = RateMetric.from_counts(
-            name, "+".join(m.benchmark for m in parts),
-            sum(m.successes for m in parts), sum(m.n for m in parts),
-            sum(m.undecided for m in parts), sum(m.truncated for m in parts), judge="+".join(judges),
-        )
-        shared = shared_correction(parts)
-        if shared is not None:
-            correction = Correction.of_counts(shared.judge, pooled.successes, pooled.n, shared.rates())
-            pooled = pooled.model_copy(update={"corrected": correction})
-        return pooled
+        return pool_metrics(parts, "+".join(m.benchmark for m in parts))
+
+
+def pool_metrics(parts: list[RateMetric], benchmark: str) -> RateMetric:
+    """One rate from several (benchmarks, or one benchmark's seed runs): counts summed, Wilson again,
+    corrected for judge error when every part was (see ``shared_correction``)."""
+    if len(parts) == 1:
+        return parts[0]
+    judges = sorted({m.judge for m in parts})
+    pooled = RateMetric.from_counts(
+        parts[0].name, benchmark, sum(m.successes for m in parts), sum(m.n for m in parts),
+        sum(m.undecided for m in parts), sum(m.truncated for m in parts), judge="+".join(judges),
+    )
+    shared = shared_correction(parts)
+    if shared is not None:
+        correction = Correction.of_counts(shared.judge, pooled.successes, pooled.n, shared.rates())
+        pooled = pooled.model_copy(update={"corrected": correction})
+    return pooled
 
 
 def shared_correction(parts: Iterable[RateMetric]) -> Correction | None:
@@ -496,6 +501,51 @@ def class_share_rows(samples: Iterable[SampleRecord]) -> list[ClassShareRow]:
     ]
 
 
+class CurvePoint(_Frozen):
+    """One value of a sweep: the rate of the system(s) at it; seed runs pooled, their own rates kept."""
+
+    value: int | float | str | bool
+    index: int = Field(..., description="The value's position in the sweep.")
+    systems: list[str]
+    rate: float | None
+    low: float
+    high: float
+    n: int
+    seed_rates: list[float | None] = Field(default_factory=list, description="Each seed run's rate, when repeated.")
+
+
+class CurveRow(_Frozen):
+    """A metric against a swept setting, the other coordinates fixed (``curve`` names them, '*' the swept one)."""
+
+    curve: str
+    field: str
+    key: str
+    metric: str
+    benchmark: str
+    judge: str
+    points: list[CurvePoint]
+
+    def numeric(self) -> bool:
+        return all(isinstance(p.value, int | float) and not isinstance(p.value, bool) for p in self.points)
+
+
+class RepeatRow(_Frozen):
+    """A metric over repeats of one training run with different seeds: the spread between runs beside
+    the sampling interval of each."""
+
+    system: str
+    metric: str
+    benchmark: str
+    judge: str
+    seeds: list[int]
+    rates: list[float | None]
+    mean: float | None
+    sd: float | None = Field(None, description="Sample standard deviation between the runs (n - 1).")
+    min: float | None
+    max: float | None
+    sampling_half_width: float = Field(..., description="Mean half-width of the runs' own 95% intervals.")
+
+
 class Report(_Frozen):
     """Everything a study produced, ready to render; ``provenance`` says what made it."""
 
@@ -511,6 +561,9 @@ class Report(_Frozen):
     sampled: list[SampledMetric] = Field(
         default_factory=list, description="avg@k, pass@k, Safe@1/Safe@k, flip rate: cells with several samples per prompt."
     )
+    curves: list[CurveRow] = Field(default_factory=list, description="Sweeps: each metric against the swept value.")
+    repeats: list[RepeatRow] = Field(default_factory=list, description="Spread between repeats over training seeds.")
+    curve_svgs: list[str] = Field(default_factory=list, description="One plot per curve group (HTML only).", exclude=True)
     calibrations: list[Calibration] = Field(
         default_factory=list, description="Judges measured against human labels; their error is in `corrected`."
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from srlab.report.metrics import METRIC_DEFS, METRIC_ORDER, format_rate
-from srlab.report.model import RateMetric, Report, SelectivityRow, VariantRow
+from srlab.report.model import RateMetric, RepeatRow, Report, SelectivityRow, VariantRow
 
 METRIC_TITLES = {name: m.title for name, m in METRIC_DEFS.items()}
 
@@ -190,6 +190,54 @@ def breakdown_cells(report: Report) -> list[list[str]]:
     ]
 
 
+CURVE_HEADER = ["curve", "swept", "metric", "benchmark", "judge", "value", "rate [95% CI]", "n", "seed runs"]
+CURVE_NOTE = (
+    "Sweeps: each metric against the swept setting, the other coordinates fixed ('*' marks the swept one). "
+    "Where a point was trained with several seeds, its rate pools their samples (the interval is the sampling "
+    "one) and 'seed runs' lists each run's own rate."
+)
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def markdown_curves(report: Report) -> str:
+    return _markdown(CURVE_HEADER, curve_cells(report))
+
+
+def curve_cells(report: Report) -> list[list[str]]:
+    return [
+        [c.curve, c.field, METRIC_TITLES.get(c.metric, c.metric), c.benchmark, c.judge, str(p.value),
+         format_rate(p.rate, p.low, p.high), str(p.n), ", ".join(_percent(r) for r in p.seed_rates) or "–"]
+        for c in report.curves for p in c.points
+    ]
+
+
+REPEAT_HEADER = ["system", "metric", "benchmark", "judge", "seeds", "rates", "mean ± sd", "range",
+                 "sampling 95% ± (mean)"]
+REPEAT_NOTE = (
+    "Repeats over training seeds: the same mixture and training settings, trained once per seed. The spread "
+    "between runs (sample standard deviation, range) sits beside the mean half-width of each run's own 95% "
+    "interval: a spread as wide as the sampling interval means one training run cannot be told from another."
+)
+
+
+def repeat_cells(report: Report) -> list[list[str]]:
+    def mean_sd(r: RepeatRow) -> str:
+        if r.mean is None:
+            return "–"
+        return f"{100 * r.mean:.1f}%" + ("" if r.sd is None else f" ± {100 * r.sd:.1f}")
+
+    return [
+        [r.system, METRIC_TITLES.get(r.metric, r.metric), r.benchmark, r.judge, ", ".join(map(str, r.seeds)),
+         ", ".join(_percent(x) for x in r.rates), mean_sd(r),
+         "–" if r.min is None or r.max is None else f"{100 * r.min:.1f}–{100 * r.max:.1f}%",
+         f"± {100 * r.sampling_half_width:.1f}"]
+        for r in report.repeats
+    ]
+
+
 SELECTIVITY_HEADER = ["variant", "pairs", "refuses unsafe", "answers safe", "selectivity (both)", "undecided pairs"]
 
 
@@ -244,6 +292,10 @@ def markdown_report(report: Report) -> str:
     if report.selectivity:
         parts += ["", "## Selectivity on XSTest's matched pairs", "", SELECTIVITY_NOTE, "",
                   _markdown(SELECTIVITY_HEADER, selectivity_cells(report))]
+    if report.curves:
+        parts += ["", "## Sweeps", "", CURVE_NOTE, "", markdown_curves(report)]
+    if report.repeats:
+        parts += ["", "## Repeats over training seeds", "", REPEAT_NOTE, "", _markdown(REPEAT_HEADER, repeat_cells(report))]
     if report.breakdowns:
         parts += ["", "## Per category", "", _markdown(BREAKDOWN_HEADER, breakdown_cells(report))]
     if report.patterns:
