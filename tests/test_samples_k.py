@@ -142,6 +142,42 @@ def test_one_sample_per_prompt_leaves_the_rate_summary_unchanged() -> None:
     assert (clustered.low, clustered.high) == pytest.approx(wilson_interval(2, 5))
 
 
+def test_pooled_corrected_and_averaged_rates_stand_on_the_effective_sample_size() -> None:
+    from srlab.judge.agreement import BinaryRates
+    from srlab.report.build import attack_average_rows, correct_metrics
+    from srlab.report.model import RateMetric, VariantRow
+
+    # Five prompts answered alike twice: 10 samples worth 5 (the effective size).
+    events = [True, False, True, True, False]
+    clustered = RateMetric.from_summary(rate_summary("refusal_rate", "b", "refusal", events * 2, prompts=list("abcde") * 2))
+    assert clustered.effective_n == pytest.approx(5.0) and clustered.sample_size == pytest.approx(5.0)
+    assert clustered.effective_successes == pytest.approx(3.0)
+    single = RateMetric.from_summary(rate_summary("refusal_rate", "c", "refusal", [True, False, False, True]))
+    assert single.effective_n is None and single.sample_size == 4
+    # Pooled over benchmarks: Wilson at 5 + 4 effective samples, not at 14 samples.
+    row = VariantRow(variant="v", model="m", strategy="s", metrics=[clustered, single])
+    pooled = row.pooled("refusal_rate")
+    assert pooled is not None and (pooled.n, pooled.successes) == (14, 8)
+    assert (pooled.low, pooled.high) == pytest.approx(wilson_interval(5.0, 9.0))
+    assert pooled.effective_n == pytest.approx(9.0)
+    # Judge-corrected at the effective size: exactly what 3 of 5 independent samples give.
+    rates = BinaryRates(tp=40, fp=5, fn=10, tn=45)
+    calibrated = {("b", "refusal_rate"): ("refusal", rates)}
+    (fixed,) = correct_metrics([VariantRow(variant="v", model="m", strategy="s", metrics=[clustered])], calibrated)
+    five = RateMetric.from_counts("refusal_rate", "b", 3, 5, judge="refusal")
+    (expected,) = correct_metrics([VariantRow(variant="v", model="m", strategy="s", metrics=[five])], calibrated)
+    assert fixed.metrics[0].corrected == expected.metrics[0].corrected
+    # The mean over attacks: each attack's variance at its effective size.
+    attacked = clustered.model_copy(update={"benchmark": "b"})
+    rows = [VariantRow(variant="v", model="m", strategy="s", metrics=[clustered]),
+            VariantRow(variant="v/jb", model="m", strategy="s", attack="jb", metrics=[attacked])]
+    systems = {"v": {"variant": "v"}, "v/jb": {"variant": "v"}}
+    (average,) = attack_average_rows(rows, systems)
+    (mean,) = average.metrics
+    half = Z_95 * (2 * 0.6 * 0.4 / 5) ** 0.5 / 2
+    assert (mean.low, mean.high) == pytest.approx((0.6 - half, 0.6 + half))
+
+
 # -- config ---------------------------------------------------------------------------------------
 
 def test_several_samples_need_temperature() -> None:

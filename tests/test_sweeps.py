@@ -15,6 +15,7 @@ from srlab.experiment.config import ExperimentConfig, load_experiment
 from srlab.experiment.runner import _variant_fingerprint, run_experiment, run_id_for
 from srlab.experiment.sweeps import set_path
 from srlab.report.curves import curve_rows, repeat_rows
+from srlab.report.metrics import rate_summary
 from srlab.report.model import RateMetric, VariantRow
 
 MIX = {
@@ -171,15 +172,31 @@ def _rows() -> list[VariantRow]:
     return [_row(f"v@steps={v}@seed={s}", COUNTS[v][s], 20) for v in (10, 20) for s in (0, 1, 2)]
 
 
-def test_a_curve_point_pools_its_seed_runs_and_keeps_each_runs_rate() -> None:
-    (curve,) = curve_rows(_rows(), _systems())
+def _pooled(labels: list[str], metric: str, benchmark: str) -> RateMetric:
+    # The seed runs answered the same 20 prompts: run s gets prompts 0..k_s-1 right, so the runs agree
+    # on most prompts, and a prompt's answers across seeds are its samples.
+    events, prompts = [], []
+    for label in labels:
+        value, seed = int(label.split("=")[1].split("@")[0]), int(label.rsplit("=", 1)[1])
+        events += [i < COUNTS[value][seed] for i in range(20)]
+        prompts += [f"p{i}" for i in range(20)]
+    return RateMetric.from_summary(rate_summary(metric, benchmark, "gsm8k-answer", events, prompts=prompts))
+
+
+def test_a_curve_point_scores_its_seed_runs_together_with_the_prompt_as_the_unit() -> None:
+    (curve,) = curve_rows(_rows(), _systems(), _pooled)
     assert (curve.curve, curve.metric, curve.benchmark, curve.key) == ("v@steps=*", "accuracy", "gsm8k", "steps")
     assert [p.value for p in curve.points] == [10, 20] and curve.numeric()
     low, high = curve.points
     assert (low.n, low.rate) == (60, pytest.approx(18 / 60)) and (high.n, high.rate) == (60, pytest.approx(39 / 60))
     assert low.seed_rates == pytest.approx([0.2, 0.3, 0.4])
-    pooled = RateMetric.from_counts("accuracy", "gsm8k", 18, 60, 0, 0)
-    assert (low.low, low.high) == pytest.approx((pooled.low, pooled.high))  # Wilson on the pooled counts
+    assert low.systems == ["v@steps=10@seed=0", "v@steps=10@seed=1", "v@steps=10@seed=2"]
+    # Runs that agree prompt by prompt are not 60 independent samples: the interval is wider than
+    # Wilson's on the pooled counts, and no wider than Wilson's over the 20 prompts.
+    naive = RateMetric.from_counts("accuracy", "gsm8k", 18, 60, 0, 0)
+    by_prompt = RateMetric.from_counts("accuracy", "gsm8k", 6, 20, 0, 0)
+    assert low.high - low.low > naive.high - naive.low
+    assert low.high - low.low <= by_prompt.high - by_prompt.low + 1e-9
 
 
 def test_repeat_rows_give_the_spread_between_seed_runs_beside_the_sampling_interval() -> None:
@@ -193,8 +210,8 @@ def test_repeat_rows_give_the_spread_between_seed_runs_beside_the_sampling_inter
     halves = [(m.high - m.low) / 2 for m in (RateMetric.from_counts("a", "g", k, 20, 0, 0) for k in (10, 12, 17))]
     assert r.sampling_half_width == pytest.approx(statistics.fmean(halves))
     # Without curves, no curve rows; a curve needs two points.
-    assert curve_rows(_rows(), _systems(curve=False)) == []
-    assert curve_rows(_rows()[:3], _systems()) == []
+    assert curve_rows(_rows(), _systems(curve=False), _pooled) == []
+    assert curve_rows(_rows()[:3], _systems(), _pooled) == []
 
 
 def test_a_swept_and_repeated_experiment_runs_end_to_end(tiny_model_dir: Path, data_dir: Path, tmp_path: Path) -> None:

@@ -176,15 +176,7 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
             gens = [g for _, g, _ in entries]
             prompts = [p for p, _, _ in entries]
             for metric, judge in metric_plan[benchmark]:
-                # A metric over a subset of the samples (the privacy types) reads only those.
-                kept = [e for e in entries if in_subset(metric, categories.get((benchmark, e[0])))]
-                judged = [got[judge.label] or _NOT_JUDGED for _, _, got in kept]
-                kept_gens, kept_prompts = [g for _, g, _ in kept], [p for p, _, _ in kept]
-                if metric == SCORE_METRIC.name:
-                    summary = score_summary(benchmark, judge.label, judged, kept_gens, kept_prompts)
-                else:
-                    summary = summarize(metric, benchmark, judge.label, judged, kept_gens, kept_prompts)
-                metrics.append(RateMetric.from_summary(summary))
+                metrics.append(_metric(metric, judge, benchmark, entries, categories))
             if len(set(prompts)) < len(prompts):
                 sampled += sampled_metrics(variant, benchmark, metric_plan[benchmark], entries)
             texts_r += [g.reasoning for g in gens if g.reasoning]
@@ -205,6 +197,17 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
         if judge.label in by_judge and metric != SCORE_METRIC.name
     }
     rows = correct_metrics(rows, calibrated)
+
+    def pooled(labels: list[str], metric: str, benchmark: str) -> RateMetric | None:
+        # A sweep point's seed runs answered the same prompts: scored together, the prompt stays the unit.
+        judge = dict(metric_plan.get(benchmark, [])).get(metric)
+        entries = [e for label in labels for e in grouped.get((label, benchmark), [])]
+        if judge is None or not entries:
+            return None
+        row = VariantRow(variant="+".join(labels), model="", strategy="",
+                         metrics=[_metric(metric, judge, benchmark, entries, categories)])
+        return correct_metrics([row], calibrated)[0].metrics[0]
+
     rows += attack_average_rows(rows, systems)
     # Each trained variant against its base, then the config's own ``compare`` pairs.
     bases = [(variant, info["base"]) for variant, info in systems.items() if info.get("base")]
@@ -218,13 +221,29 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
     return Report(
         title=title or run_id, rows=rows, diffs=diffs, samples=records, patterns=pattern_rows(records),
         classes=class_share_rows(records), breakdowns=breakdown_rows(records, binary),
-        sampled=sampled, curves=curve_rows(rows, systems), repeats=repeat_rows(rows, systems),
+        sampled=sampled, curves=curve_rows(rows, systems, pooled), repeats=repeat_rows(rows, systems),
         selectivity=selectivity_rows(records, {
             b: j for b, pairs in binary.items() for m, j in pairs if m in ("refusal_rate", "over_refusal")
         }),
         calibrations=calibrations,
         provenance=provenance,
     )
+
+
+def _metric(
+    metric: str, judge: PlannedJudge, benchmark: str,
+    entries: list[tuple[str, Generation, dict[str, Verdict | None]]], categories: dict[tuple[str, str], str | None],
+) -> RateMetric:
+    """One metric over (prompt, generation, verdicts) entries; repeated prompts are several samples of one."""
+    # A metric over a subset of the samples (the privacy types) reads only those.
+    kept = [e for e in entries if in_subset(metric, categories.get((benchmark, e[0])))]
+    judged = [got[judge.label] or _NOT_JUDGED for _, _, got in kept]
+    kept_gens, kept_prompts = [g for _, g, _ in kept], [p for p, _, _ in kept]
+    if metric == SCORE_METRIC.name:
+        summary = score_summary(benchmark, judge.label, judged, kept_gens, kept_prompts)
+    else:
+        summary = summarize(metric, benchmark, judge.label, judged, kept_gens, kept_prompts)
+    return RateMetric.from_summary(summary)
 
 
 # A sample whose scoring judge left no stored verdict (an interrupted run): counted, never an event.
@@ -279,7 +298,8 @@ def attack_average_rows(rows: list[VariantRow], systems: dict[str, dict[str, Any
                 correction = None
             else:
                 mean = sum(p.rate for p in parts) / len(parts)  # type: ignore[misc]
-                variance = sum(p.rate * (1 - p.rate) / p.n for p in parts) / len(parts) ** 2  # type: ignore[operator]
+                # Each part's variance at its effective size (several samples per prompt are not independent).
+                variance = sum(p.rate * (1 - p.rate) / p.sample_size for p in parts) / len(parts) ** 2  # type: ignore[operator]
                 half = Z_95 * math.sqrt(variance)
                 low, high = max(0.0, mean - half), min(1.0, mean + half)
                 correction = _corrected_mean(parts, mean, variance)
@@ -333,7 +353,8 @@ def correct_metrics(rows: list[VariantRow], calibrated: Calibrated) -> list[Vari
         for m in row.metrics:
             if (m.benchmark, m.name) in calibrated:
                 judge, rates = calibrated[(m.benchmark, m.name)]
-                m = m.model_copy(update={"corrected": Correction.of_counts(judge, m.successes, m.n, rates)})
+                correction = Correction.of_counts(judge, m.effective_successes, m.sample_size, rates)
+                m = m.model_copy(update={"corrected": correction})
             metrics.append(m)
         out.append(row.model_copy(update={"metrics": metrics}))
     return out

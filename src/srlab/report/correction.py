@@ -61,7 +61,7 @@ def corrected_rate(
     observed_rate: float,
     sensitivity: float,
     specificity: float,
-    n: int,
+    n: float,
     n_calib_positive: int,
     n_calib_negative: int,
     *,
@@ -72,7 +72,7 @@ def corrected_rate(
 ) -> CorrectedRate:
     """Rogan-Gladen corrected rate with an interval from three binomial sources of error.
 
-    ``n`` items gave ``observed_rate``; the judge's sensitivity was measured on
+    ``n`` items (an effective sample size where samples share a prompt) gave ``observed_rate``; the judge's sensitivity was measured on
     ``n_calib_positive`` truly positive calibration items and its specificity on
     ``n_calib_negative`` truly negative ones. ``delta``: a normal interval with
     Var = [Var(p) + θ² Var(Se) + (1-θ)² Var(Sp)] / (Se + Sp - 1)²; ``lang-reiczigel``: the same
@@ -100,7 +100,8 @@ def corrected_rate(
         )
     elif method == "bootstrap":
         rng = np.random.default_rng(seed)
-        p = rng.binomial(n, observed_rate, n_resamples) / n
+        draws = max(1, round(n))  # an effective size redraws as that many whole items
+        p = rng.binomial(draws, observed_rate, n_resamples) / draws
         se = rng.binomial(n_calib_positive, sensitivity, n_resamples) / n_calib_positive
         sp = rng.binomial(n_calib_negative, specificity, n_resamples) / n_calib_negative
         youden_star = se + sp - 1
@@ -117,7 +118,7 @@ def corrected_rate(
 
 
 def corrected_rate_from_calibration(
-    positives: int, n: int, calibration: BinaryRates, **kwargs: Any
+    positives: float, n: float, calibration: BinaryRates, **kwargs: Any
 ) -> CorrectedRate:
     """``corrected_rate`` with sensitivity and specificity read from a judge-vs-human matrix."""
     sens, spec = _calibration_rates(calibration)
@@ -134,7 +135,7 @@ def rogan_gladen_variance(
 
 
 def _lang_reiczigel(
-    observed: float, n: int, sens: float, n_pos: int, spec: float, n_neg: int, z: float
+    observed: float, n: float, sens: float, n_pos: int, spec: float, n_neg: int, z: float
 ) -> tuple[float, float]:
     """Lang & Reiczigel (2014), eqs. 6, 7, 16, 17 (with (1 - P')² in the variance, as in R's asht)."""
     n_pos_, n_neg_ = n_pos + 2, n_neg + 2

@@ -10,20 +10,26 @@ from __future__ import annotations
 import io
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from srlab.report.metrics import METRIC_DEFS
-from srlab.report.model import CurvePoint, CurveRow, RateMetric, RepeatRow, VariantRow, pool_metrics
+from srlab.report.model import CurvePoint, CurveRow, RateMetric, RepeatRow, VariantRow
 
 
 def _metric_keys(rows: list[VariantRow]) -> list[tuple[str, str]]:
     return list(dict.fromkeys((m.name, m.benchmark) for row in rows for m in row.metrics))
 
 
-def curve_rows(rows: list[VariantRow], systems: dict[str, dict[str, Any]]) -> list[CurveRow]:
-    """One row per (curve, metric, benchmark), points in the sweep's order. Seed runs of one point
-    pool their counts (the interval is the sampling one); their own rates are kept for the spread."""
+# (system labels, metric, benchmark) -> the metric over all those systems' samples together.
+PooledScore = Callable[[list[str], str, str], RateMetric | None]
+
+
+def curve_rows(rows: list[VariantRow], systems: dict[str, dict[str, Any]], pooled: PooledScore) -> list[CurveRow]:
+    """One row per (curve, metric, benchmark), points in the sweep's order. A point's seed runs are
+    scored together by ``pooled`` (they answered the same prompts, so a prompt's answers across seeds
+    are its samples and the prompt stays the unit of the interval); each run's own rate is kept."""
     by_label = {row.variant: row for row in rows}
     # curve -> index -> (value, rows); curve -> (field, key)
     points: dict[str, dict[int, tuple[Any, list[VariantRow]]]] = defaultdict(dict)
@@ -44,13 +50,13 @@ def curve_rows(rows: list[VariantRow], systems: dict[str, dict[str, Any]]) -> li
             judge = ""
             for index, (value, members) in zip(sorted(by_index), ordered, strict=True):
                 parts = [m for m in (r.metric(name, benchmark) for r in members) if m is not None]
-                if not parts:
+                point = parts[0] if len(parts) == 1 else pooled([r.variant for r in members], name, benchmark)
+                if point is None:
                     continue
-                pooled = pool_metrics(parts, benchmark)
-                rate, low, high = pooled.reported()
-                judge = judge or pooled.judge
+                rate, low, high = point.reported()
+                judge = judge or point.judge
                 curve_points.append(CurvePoint(
-                    value=value, index=index, systems=[r.variant for r in members], rate=rate, low=low, high=high, n=pooled.n,
+                    value=value, index=index, systems=[r.variant for r in members], rate=rate, low=low, high=high, n=point.n,
                     seed_rates=[p.reported()[0] for p in parts] if len(parts) > 1 else [],
                 ))
             if len(curve_points) >= 2:

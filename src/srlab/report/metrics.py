@@ -153,6 +153,7 @@ class RateSummary:
     rate_decided: float | None = None
     low_decided: float = 0.0
     high_decided: float = 1.0
+    effective_n: float | None = None  # several samples per prompt: the interval's effective sample size
 
     @property
     def decided(self) -> int:
@@ -177,8 +178,11 @@ def rate_summary(
     n = len(events)
     decided = [e for e in events if e is not None]
     successes = sum(decided)
+    effective = None
     if prompts is not None and len(set(prompts)) < len(prompts):
-        low, high = prompt_interval(*per_prompt(events, prompts))
+        clusters = per_prompt(events, prompts)
+        low, high = prompt_interval(*clusters)
+        effective = effective_size(*clusters)
         kept = [(e, p) for e, p in zip(events, prompts, strict=True) if e is not None]
         low_d, high_d = prompt_interval(*per_prompt([e for e, _ in kept], [p for _, p in kept]))
     else:
@@ -189,6 +193,7 @@ def rate_summary(
         rate=successes / n if n else None, low=low, high=high, n=n, successes=successes,
         undecided=n - len(decided), truncated=truncated,
         rate_decided=successes / len(decided) if decided else None, low_decided=low_d, high_decided=high_d,
+        effective_n=effective,
     )
 
 
@@ -269,20 +274,29 @@ def prompt_interval(successes: Sequence[float], sizes: Sequence[int]) -> tuple[f
     """
     if len(successes) != len(sizes):
         raise ValueError(f"{len(successes)} prompt counts for {len(sizes)} prompt sizes")
-    prompts, total = len(sizes), sum(sizes)
+    total = sum(sizes)
     if total == 0:
         return 0.0, 1.0
     if any(not 0 <= y <= m for y, m in zip(successes, sizes, strict=True)):
         raise ValueError("each prompt's successes must lie in [0, its samples]")
     rate = sum(successes) / total
+    effective = effective_size(successes, sizes)
+    return wilson_interval(rate * effective, effective)
+
+
+def effective_size(successes: Sequence[float], sizes: Sequence[int]) -> float:
+    """The effective sample size of ``prompt_interval`` (see there): between the number of prompts
+    and the number of samples."""
+    prompts, total = len(sizes), sum(sizes)
+    if total == 0:
+        return 0.0
+    rate = sum(successes) / total
     variance = sum((y - rate * m) ** 2 for y, m in zip(successes, sizes, strict=True)) / total**2
     if rate in (0.0, 1.0):
-        effective = float(prompts)  # no variation to measure the correlation by
-    elif variance == 0:
-        effective = float(total)  # every prompt has the same share: as good as independent samples
-    else:
-        effective = min(float(total), max(float(prompts), rate * (1 - rate) / variance))
-    return wilson_interval(rate * effective, effective)
+        return float(prompts)  # no variation to measure the correlation by
+    if variance == 0:
+        return float(total)  # every prompt has the same share: as good as independent samples
+    return min(float(total), max(float(prompts), rate * (1 - rate) / variance))
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -87,9 +87,10 @@ class Correction(_Frozen):
         return BinaryRates(tp=self.tp, fp=self.fp, fn=self.fn, tn=self.tn)
 
     @classmethod
-    def of_counts(cls, judge: str, successes: int, n: int, rates: BinaryRates) -> Correction | None:
-        """The Lang-Reiczigel correction of ``successes / n``; None when the judge cannot be
-        corrected for (nothing decided, or no better than chance on the calibration set)."""
+    def of_counts(cls, judge: str, successes: float, n: float, rates: BinaryRates) -> Correction | None:
+        """The Lang-Reiczigel correction of ``successes / n`` (effective counts where samples share a
+        prompt); None when the judge cannot be corrected for (nothing decided, or no better than
+        chance on the calibration set)."""
         if n == 0:
             return None
         try:
@@ -127,10 +128,26 @@ class RateMetric(_Frozen):
     low_decided: float = Field(0.0, ge=0.0, le=1.0)
     high_decided: float = Field(1.0, ge=0.0, le=1.0)
     corrected: Correction | None = None
+    effective_n: float | None = Field(
+        None, description="With several samples per prompt: the effective sample size behind the interval "
+        "(between the prompts and the samples; see report.metrics.prompt_interval). None: n, samples independent."
+    )
 
     @property
     def decided(self) -> int:
         return self.n - self.undecided
+
+    @property
+    def sample_size(self) -> float:
+        """The sample size the interval stands on: ``effective_n`` where samples share prompts, else n."""
+        return self.n if self.effective_n is None else self.effective_n
+
+    @property
+    def effective_successes(self) -> float:
+        """Successes at ``sample_size``: the counts a pooled or corrected interval starts from."""
+        if self.effective_n is None or self.rate is None:
+            return self.successes
+        return self.rate * self.effective_n
 
     @classmethod
     def from_summary(cls, summary: RateSummary) -> RateMetric:
@@ -205,9 +222,14 @@ def pool_metrics(parts: list[RateMetric], benchmark: str) -> RateMetric:
         parts[0].name, benchmark, sum(m.successes for m in parts), sum(m.n for m in parts),
         sum(m.undecided for m in parts), sum(m.truncated for m in parts), judge="+".join(judges),
     )
+    if any(m.effective_n is not None for m in parts):
+        # Parts with several samples per prompt pool at their effective sizes, not their sample counts.
+        size, hits = sum(m.sample_size for m in parts), sum(m.effective_successes for m in parts)
+        low, high = wilson_interval(hits, size)
+        pooled = pooled.model_copy(update={"low": low, "high": high, "effective_n": size})
     shared = shared_correction(parts)
     if shared is not None:
-        correction = Correction.of_counts(shared.judge, pooled.successes, pooled.n, shared.rates())
+        correction = Correction.of_counts(shared.judge, pooled.effective_successes, pooled.sample_size, shared.rates())
         pooled = pooled.model_copy(update={"corrected": correction})
     return pooled
 
