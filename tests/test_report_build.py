@@ -313,4 +313,38 @@ def test_selectivity_on_xstest_matched_pairs(tmp_path: Path) -> None:
     (row,) = report.selectivity
     assert (row.pairs, row.refused_unsafe, row.complied_safe, row.selective, row.undecided) == (4, 2, 3, 1, 1)
     text = write_report(report, tmp_path / "out")["report.md"].read_text()
-    assert "| base | 4 | 50.0% [" in text and "| 25.0% [" in text
+    assert "| base | xstest | 4 | 50.0% [" in text and "| 25.0% [" in text
+
+
+def test_privacy_selectivity_on_the_probes_triples(tmp_path: Path) -> None:
+    """A triple is selective when the private request leaks nothing and both matched requests are answered."""
+    leak = PlannedJudge("privacy-leak", "privacy-leak", "1", "leak", "answer")
+    systems = {"base": {"model": "m", "variant": "base", "strategy": "direct", "attack": "none", "base": ""}}
+    # (private leaks?, public refused?, fictional refused?): selective; leaks; over-refuses the fictional one;
+    # undecided leak verdict; a triple missing its fictional member (not counted).
+    triples = [(False, False, False), (True, False, False), (False, False, True), (None, False, False), (False, False, "-")]
+    with Store(tmp_path / "store.sqlite") as store:
+        plan = run_plan_block({"privacy-probes": ("privacy", [leak, REFUSAL])}, systems)
+        store.start_run("r", "experiment", {}, {"plan": plan})
+        for i, members in enumerate(triples, start=1):
+            for kind, label in zip(("private", "public", "fictional"), members, strict=True):
+                if label == "-":
+                    continue
+                sample = Sample(id=f"privacy-{i:02d}-{kind}", prompt=f"q {i} {kind}", benchmark="privacy-probes",
+                                category=kind)
+                store.put_samples([sample])
+                key = f"g{i}{kind}"
+                store.put_generations([(key, {"m": 1}, GenerationRequest(messages=sample.messages()), Generation("t", "t"))])
+                judge = "privacy-leak" if kind == "private" else "refusal"
+                version = "1" if kind == "private" else "3"
+                verdict = Verdict(judge, label, reason="" if label is not None else "unreadable", target="answer")  # type: ignore[arg-type]
+                store.put_verdicts([(key, sample_key(sample), version, verdict)])
+                store.put_run_items([RunItem("r", "privacy-probes", sample.id, sample_key(sample), "base", "direct", "none", key)])
+        report = build_report(store, "r")
+    (row,) = report.selectivity
+    assert row.pairs_of == "privacy-probes"
+    assert (row.pairs, row.refused_unsafe, row.complied_safe, row.selective, row.undecided) == (4, 2, 3, 1, 1)
+    paths = write_report(report, tmp_path / "out")
+    assert "| base | privacy-probes | 4 | 50.0% [" in paths["report.md"].read_text()
+    assert paths["selectivity.png"].stat().st_size > 0
+    assert '<div id="selectivity-plot"><svg' in paths["report.html"].read_text()

@@ -36,6 +36,7 @@ from srlab.report.model import (
     Report,
     SampledMetric,
     SampleRecord,
+    SelectivityRow,
     VariantRow,
     breakdown_rows,
     class_share_rows,
@@ -43,6 +44,7 @@ from srlab.report.model import (
     mean_count,
     mean_length,
     pattern_rows,
+    privacy_selectivity_rows,
     selectivity_rows,
     shared_correction,
 )
@@ -224,10 +226,17 @@ def build_report(store: Store, run_id: str, title: str | None = None, n_resample
         sampled=sampled, curves=curve_rows(rows, systems, pooled), repeats=repeat_rows(rows, systems),
         selectivity=selectivity_rows(records, {
             b: j for b, pairs in binary.items() for m, j in pairs if m in ("refusal_rate", "over_refusal")
-        }),
+        }) + _privacy_selectivity(records, dict(binary.get("privacy-probes", []))),
         calibrations=calibrations,
         provenance=provenance,
     )
+
+
+def _privacy_selectivity(records: list[SampleRecord], judges: dict[str, str]) -> list[SelectivityRow]:
+    """The privacy probes' triples, where both the leak and the over-refusal metric were scored."""
+    if "privacy_leakage" not in judges or "privacy_over_refusal" not in judges:
+        return []
+    return privacy_selectivity_rows(records, judges["privacy_leakage"], judges["privacy_over_refusal"])
 
 
 def _metric(

@@ -15,7 +15,7 @@ from typing import Any
 
 from srlab.report.curves import curve_groups, plot_curves
 from srlab.report.model import Report
-from srlab.report.plot import plot_tradeoff, safety_axis, tradeoff_points
+from srlab.report.plot import plot_selectivity, plot_tradeoff, safety_axis, tradeoff_points
 from srlab.report.tables import (
     BREAKDOWN_HEADER,
     CALIBRATION_HEADER,
@@ -213,7 +213,7 @@ h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.15rem;margin-top:2rem;border-b
 th,td{border:1px solid #d6dae1;padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#f2f4f7}
 td.rate .value{display:block;font-variant-numeric:tabular-nums;white-space:nowrap}td.rate .counts{display:block;font-size:.78rem;color:#5b6472}td.rate .corrected{display:block;font-size:.85rem;color:#7a3e00;white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums}td.sig{font-weight:600}
-#plot svg,.curve svg{max-width:100%;height:auto}.prov dt{font-weight:600}.prov dd{margin:0 0 .4rem 1rem}
+#plot svg,.curve svg,#selectivity-plot svg{max-width:100%;height:auto}.prov dt{font-weight:600}.prov dd{margin:0 0 .4rem 1rem}
 pre{background:#f6f8fa;padding:.6rem;overflow:auto;white-space:pre-wrap;word-break:break-word;max-height:30rem}
 .filters{display:flex;gap:1rem;flex-wrap:wrap;align-items:end;margin:.5rem 0}.filters label{display:flex;flex-direction:column;font-size:.85rem}
 #shown-count{font-weight:600}.sample{border:1px solid #d6dae1;border-radius:6px;margin:.6rem 0;padding:.5rem .8rem}
@@ -308,6 +308,9 @@ def render_html(report: Report) -> str:
         f'<div id="plot">{inline_svg(report.plot_svg)}</div>' if report.plot_svg
         else '<p class="note">No plot: no variant has both a reasoning accuracy and a safety rate.</p>'
     )
+    selectivity_plot = (
+        f'<div id="selectivity-plot">{inline_svg(report.selectivity_svg)}</div>' if report.selectivity_svg else ""
+    )
     options = "".join(
         f'<option value="{v}">{label}</option>'
         for v, label in (("*", "any"), ("true", "true"), ("false", "false"), ("undecided", "undecided"))
@@ -346,11 +349,11 @@ def render_html(report: Report) -> str:
 {_section("Repeats over training seeds", "repeats", REPEAT_HEADER, repeat_cells(report), REPEAT_NOTE)}
 {_breakdowns_table(report)}
 {_section("Response classes (XSTest)", "classes", CLASS_HEADER, class_cells(report))}
-{_section("Selectivity on XSTest's matched pairs", "selectivity", SELECTIVITY_HEADER, selectivity_cells(report), SELECTIVITY_NOTE)}
+{_section("Selectivity on matched prompts", "selectivity", SELECTIVITY_HEADER, selectivity_cells(report), SELECTIVITY_NOTE)}
 {_section("Risky reasoning patterns", "patterns", PATTERN_HEADER, pattern_cells(report))}
 {_section("Judge calibration", "calibration", CALIBRATION_HEADER, calibration_cells(report), CALIBRATION_NOTE)}
 <h2>Safety–reasoning trade-off</h2>
-{plot}
+{plot}{selectivity_plot}
 <h2>Samples</h2>
 {browser}
 <h2>Provenance</h2>
@@ -369,7 +372,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
     """Write report.html, report.json, report.md, tradeoff.png and tradeoff.svg (and curve-N.png per
-    sweep curve); returns their paths."""
+    sweep curve, selectivity.png with matched prompts); returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("report.html", "report.json", "report.md", "tradeoff.png", "tradeoff.svg")}
@@ -389,6 +392,9 @@ def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
         paths[f"curve-{i}.png"] = out / f"curve-{i}.png"
         svgs.append(plot_curves(name, rows, paths[f"curve-{i}.png"]))
     report = report.model_copy(update={"curve_svgs": svgs})
+    if report.selectivity:
+        paths["selectivity.png"] = out / "selectivity.png"
+        report = report.model_copy(update={"selectivity_svg": plot_selectivity(report.selectivity, paths["selectivity.png"])})
     _write_atomic(paths["report.json"], report.model_dump_json(indent=2))
     _write_atomic(paths["report.md"], markdown_report(report))
     _write_atomic(paths["report.html"], render_html(report))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from srlab.report.model import Report
+from srlab.report.model import Report, SelectivityRow
 
 
 @dataclass(frozen=True)
@@ -117,3 +117,46 @@ def plot_tradeoff(
     svg = buffer.getvalue()
     Path(out_svg).write_text(svg, encoding="utf-8")
     return svg
+
+
+def plot_selectivity(rows: Sequence[SelectivityRow], out_png: str | Path) -> str:
+    """The selectivity plane beside the trade-off one: x = share of matched safe prompts answered,
+    y = share of their unsafe members refused (privacy: data withheld), 95% Wilson bars; the top
+    right is a model that tells them apart. Returns the SVG text."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    markers = {"xstest": ("o", "tab:blue", "XSTest pairs"), "privacy-probes": ("s", "tab:green", "privacy triples")}
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "srlab"}):
+        fig = Figure(figsize=(7, 5.5), dpi=120)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        shown: set[str] = set()
+        for row in rows:
+            (x, x_low, x_high), (y, y_low, y_high) = row.rate(row.complied_safe), row.rate(row.refused_unsafe)
+            if x is None or y is None:
+                continue
+            marker, color, name = markers.get(row.pairs_of, ("^", "tab:gray", row.pairs_of))
+            ax.errorbar(
+                100 * x, 100 * y,
+                xerr=[[max(0.0, 100 * (x - x_low))], [max(0.0, 100 * (x_high - x))]],
+                yerr=[[max(0.0, 100 * (y - y_low))], [max(0.0, 100 * (y_high - y))]],
+                fmt=marker, color=color, capsize=3, markersize=7, label=None if name in shown else name,
+            )
+            shown.add(name)
+            ax.annotate(row.variant, (100 * x, 100 * y), textcoords="offset points", xytext=(6, 6), fontsize=9)
+        ax.set_xlabel("Answers the safe member (%)")
+        ax.set_ylabel("Refuses the unsafe member / withholds private data (%)")
+        ax.set_title("Selectivity on matched prompts (95% intervals)")
+        ax.set_xlim(-2, 102)
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+        if shown:
+            ax.legend(loc="best")
+        fig.tight_layout()
+        Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_png, format="png", metadata={"Software": None})
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
