@@ -11,13 +11,19 @@ import base64
 import json
 import os
 import pickle
+import re
 import zlib
 from pathlib import Path
 
 import pytest
 
 from srlab.benchmarks import get_benchmark
-from srlab.benchmarks.livecodebench import LiveCodeBench, parse_options, release_files
+from srlab.benchmarks.livecodebench import (
+    PINNED_REVISION,
+    LiveCodeBench,
+    parse_options,
+    release_files,
+)
 from srlab.errors import DataFormatError, MissingDataError, SrlabError, UnknownNameError
 from srlab.judge.code_exec import CodeExecJudge
 from srlab.judge.code_harness import stdout_matches
@@ -187,8 +193,9 @@ def test_hub_path_fails_clearly_offline(tmp_path: Path, monkeypatch: pytest.Monk
         pinned.value
     )
     assert "livecodebench/test.jsonl" in str(pinned.value)
-    # Without a revision it refuses to read an unpinned dataset, and says what to pass.
-    with pytest.raises(MissingDataError, match=r"no pinned revision .* livecodebench:revision="):
+    # Without a revision it reads the pinned commit, never 'main'.
+    assert LiveCodeBench().options.revision == PINNED_REVISION and re.fullmatch(r"[0-9a-f]{40}", PINNED_REVISION)
+    with pytest.raises(MissingDataError, match=rf"code_generation_lite@{PINNED_REVISION}: HF_HUB_OFFLINE is set"):
         LiveCodeBench().load(tmp_path)
 
 

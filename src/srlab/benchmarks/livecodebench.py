@@ -17,11 +17,11 @@ release files concatenated), filtered by the same options except ``release`` (a 
 taken as the release it holds). Else the hub, through ``huggingface_hub`` file downloads (the
 dataset's loading script does not run under ``datasets`` 4+).
 
-Revision: this offline build could not read the hub, so no commit hash is pinned here and none
-is invented. ``PINNED_REVISION`` is None until a user with hub access checks it
-(``huggingface_hub.HfApi().dataset_info(REPO_ID).sha``) and sets it; until then the hub path
-needs ``revision=<commit>`` in the name and refuses to run unpinned (``revision=main`` is
-accepted, explicitly, with a warning).
+Revision: ``PINNED_REVISION`` is a commit of the dataset that holds every release file up to
+``test6.jsonl``. It comes from a public evaluation script that downloads ``test6.jsonl`` at that
+commit and checks its SHA-256 (``bb4c364f…d1f5``); this build could not reach the hub to check it
+itself. ``revision=<commit>`` in the name reads another commit, ``revision=main`` the newest,
+unpinned, with a warning.
 
 Private tests are base64+zlib+pickle on the hub; they are decoded with ``io_cases``' restricted
 unpickler, which refuses every global (so a crafted pickle cannot run code). Loading decodes
@@ -53,8 +53,8 @@ log = logging.getLogger(__name__)
 NAME = "livecodebench"
 PREFIX = NAME + ":"
 REPO_ID = "livecodebench/code_generation_lite"
-# No verified commit: set it (40 hex digits) once checked on the hub; see the module docstring.
-PINNED_REVISION: str | None = None
+# Holds test.jsonl ... test6.jsonl (release_v6); where it comes from: the module docstring.
+PINNED_REVISION = "48d36ed304dca42cf8ab20e941262ccd096518a3"
 DEFAULT_RELEASE = "v5"
 RELEASES = ("v1", "v2", "v3", "v4", "v5", "v6")
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -92,7 +92,7 @@ class Options:
     end_date: date | None = None
     difficulty: tuple[str, ...] = ()
     private: bool = True
-    revision: str | None = PINNED_REVISION
+    revision: str = PINNED_REVISION
 
 
 def _date(key: str, value: str) -> date:
@@ -126,7 +126,7 @@ def parse_options(params: dict[str, str]) -> Options:
             f"livecodebench option private={params['private']!r}: expected true or false"
         )
     revision = params.get("revision", PINNED_REVISION)
-    if revision is not None and not re.fullmatch(r"[0-9a-f]{40}|main", revision):
+    if not re.fullmatch(r"[0-9a-f]{40}|main", revision):
         raise SrlabError(
             f"livecodebench option revision={revision!r}: expected a 40-hex-digit hub commit (or 'main')"
         )
@@ -205,11 +205,6 @@ class LiveCodeBench(Benchmark):
     def hub_rows(self) -> list[Row]:
         """The release's rows from the hub at the pinned revision."""
         revision = self.options.revision
-        if revision is None:
-            raise HubUnavailable(
-                f"no pinned revision of {REPO_ID} is known to this build: check the commit on the "
-                f"hub and use {NAME}:revision=<40-hex commit> (or set PINNED_REVISION)"
-            )
         if revision == "main":
             log.warning("reading %s at 'main': results are not pinned to a revision", REPO_ID)
         reason = hub_offline_reason()
