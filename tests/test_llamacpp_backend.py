@@ -56,6 +56,38 @@ def test_greedy_output_does_not_depend_on_the_batch(backend: LlamaCppBackend, so
     assert len({g.text for g in together}) == len(requests)  # the outputs follow the prompts
 
 
+def test_rows_that_end_leave_no_gap_between_streams(solo_backend: LlamaCppBackend) -> None:
+    """llama.cpp runs one forward pass per run of consecutive stream ids in a step, so the running
+    rows are kept in streams 0..n-1, in order: a row that outlives a neighbour moves into its stream
+    (with its KV cache), and its tokens are those it gets alone."""
+    engine = LlamaCppBackend(ModelSpec(name="smollm2-135m", backend="llamacpp", batch_size=4))
+    # Rows end at different steps; the fifth request waits for the first free stream.
+    limits = [2, 12, 3, 12, 12]
+    questions = [*QUESTIONS[:4], "Name three colours."]
+    requests = [GenerationRequest([{"role": "user", "content": q}], DecodingConfig(max_new_tokens=n))
+                for q, n in zip(questions, limits, strict=True)]
+    steps: list[list[int]] = []
+    decode = engine._decode
+
+    def recording() -> None:
+        batch = engine._batch
+        seqs = [batch.seq_id[i][0] for i in range(batch.n_tokens)]
+        if len(set(seqs)) > 1:  # a decode step (a prefill is one stream's tokens)
+            steps.append(seqs)
+        decode()
+
+    engine._decode = recording  # type: ignore[method-assign]
+    try:
+        together = engine.generate(requests)
+    finally:
+        engine.close()
+    assert steps and all(seqs == list(range(len(seqs))) for seqs in steps), steps
+    assert sorted({len(s) for s in steps}, reverse=True)[:2] == [4, 3]  # rows ended, the rest moved up
+    alone = [solo_backend.generate([r])[0] for r in requests]
+    assert [g.text for g in together] == [g.text for g in alone]
+    assert [g.completion_tokens for g in together] == [g.completion_tokens for g in alone]
+
+
 def test_gguf_weights_keep_greedy_independent_of_the_batch() -> None:
     """dtype gguf: the file's Q4_1 weights, with llama.cpp's own quantized kernels."""
     requests = _requests(DecodingConfig(max_new_tokens=6))[:4]

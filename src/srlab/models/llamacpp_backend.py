@@ -3,7 +3,9 @@
 Up to ``batch_size`` requests are in flight at once, each in its own KV-cache stream. Every step
 decodes one token for every running request in a single ``llama_decode`` call; a request that
 ends (EOS or ``max_new_tokens``) frees its stream at once and the next waiting request's prompt is
-prefilled into it, so no slot computes padding after its row has ended.
+prefilled into it, so no slot computes padding after its row has ended. The running requests are
+kept in streams 0..n-1, in order (``_compact``): llama.cpp runs a step as one forward pass per run
+of consecutive stream ids, so a gap would cost a whole extra pass.
 
 ``dtype`` picks the numerics:
 
@@ -337,6 +339,7 @@ class LlamaCppBackend(ModelBackend):
                 yield row.index, self._to_generation(row)
             if not running or (waiting and free):
                 continue  # refill the freed streams before the next step
+            self._compact(running, free, memory)
             batch = self._batch
             for slot, row in enumerate(running):
                 batch.token[slot] = row.tokens[-1]
@@ -348,6 +351,27 @@ class LlamaCppBackend(ModelBackend):
             self._decode()
             for slot, row in enumerate(running):
                 row.tokens.append(self._choose(row, self._logits(slot)))
+
+    def _compact(self, running: list[_Row], free: list[int], memory: Any) -> None:
+        """Keep the running rows in streams 0..n-1, in stream order within the batch.
+
+        llama.cpp splits a step over separate streams into one micro-batch per run of consecutive
+        stream ids in batch order (``split_equal(..., sequential=true)``), and each micro-batch is
+        a whole forward pass. Once rows end with nobody waiting, gaps would turn one step into many
+        (measured: steps twice as slow as the batch emptied). So the row in the highest stream moves
+        into the lowest free one; a cross-stream copy moves the whole stream, cells and positions
+        unchanged, so the row's attention, and its tokens, stay what they were.
+        """
+        lib = self._lib
+        running.sort(key=lambda row: row.seq)
+        while free and running and free[-1] < running[-1].seq:
+            row, target = running.pop(), free.pop()
+            lib.llama_memory_seq_cp(memory, row.seq, target, -1, -1)
+            lib.llama_memory_seq_rm(memory, row.seq, -1, -1)
+            free.append(row.seq)
+            free.sort(reverse=True)
+            row.seq = target
+            running.insert(target, row)
 
     def _ensure_context(self, streams: int, longest: int) -> None:
         """A context of ``streams`` separate KV streams holding ``longest`` tokens each."""
