@@ -144,7 +144,8 @@ def _check_hygiene(variant: str, manifest: dict[str, Any], evaluated: set[str]) 
 
 def trained_backend(spec: ModelSpec) -> str:
     """The backend a trained variant runs on: the base model's, except that a served model
-    (openai) cannot serve a checkpoint trained here, so its variants run on HF."""
+    (openai) cannot serve a checkpoint trained here, so its variants run on HF (and a llama.cpp
+    base's variants run on llama.cpp once exported: ``trained_spec``)."""
     backend = spec.resolved_backend()
     return "hf" if backend == "openai" else backend
 
@@ -195,10 +196,26 @@ def prepare_model(
         "mixture": manifest["mixture_path"], "mixture_sha256": manifest["mixture_sha256"], "model_dir": str(final),
         "train_key": train_key,
     }
-    trained = spec.model_copy(update={
-        "name": str(final), "backend": trained_backend(spec), "revision": None, "base_url": None,
-    })
-    return trained, info
+    return trained_spec(spec, final, model_dir), info
+
+
+def trained_spec(spec: ModelSpec, final: Path, model_dir: Path) -> ModelSpec:
+    """The spec a trained model runs under: its base's backend where that can load it. A llama.cpp
+    base gets the trained weights written over its float32 GGUF (``models.gguf_export``); a model
+    that cannot be exported runs on HF, and says why."""
+    backend = trained_backend(spec)
+    name = str(final)
+    if backend == "llamacpp":
+        from srlab.models.gguf_export import ExportUnsupported, export_gguf
+        from srlab.models.llamacpp_backend import float32_gguf, resolve_gguf
+
+        source, identity = resolve_gguf(spec.name)
+        try:
+            name = str(export_gguf(final, float32_gguf(source, identity), model_dir / f"{model_dir.name}.f32.gguf"))
+        except ExportUnsupported as exc:
+            log.warning("%s runs on the hf backend: it cannot run on llama.cpp (%s)", final, exc)
+            backend = "hf"
+    return spec.model_copy(update={"name": name, "backend": backend, "revision": None, "base_url": None})
 
 
 def scoring_plan(
