@@ -65,6 +65,8 @@ def test_a_changed_model_generates_on_llama_cpp_what_it_generates_on_hf(changed_
     spec = ModelSpec(name=smollm2.ALIAS, backend="llamacpp", batch_size=3)
     trained = trained_spec(spec, changed_model, tmp_path / "sft-abc")
     assert trained.backend == "llamacpp" and trained.name == str(tmp_path / "sft-abc" / "sft-abc.f32.gguf")
+    # Already float32: loaded as it is, not converted into the cache again.
+    assert float32_gguf(Path(trained.name), resolve_gguf(trained.name)[1]) == Path(trained.name)
     requests = [GenerationRequest([{"role": "user", "content": p}], DecodingConfig(max_new_tokens=12)) for p in PROMPTS]
     engines = {}
     for name, model_spec in (("llamacpp", trained), ("hf", ModelSpec(name=str(changed_model), backend="hf", device="cpu")),

@@ -119,6 +119,8 @@ def float32_gguf(source: Path, identity: dict[str, Any], threads: int = 1) -> Pa
     The file is written under a unique temporary name and renamed into place, so a killed or
     concurrent conversion never leaves a half-written file that a later run would load.
     """
+    if _all_float32(source):
+        return source  # already float32 (e.g. a trained variant exported by models.gguf_export)
     llama_cpp = _llama_cpp()
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     target = cache_dir() / "models" / "llamacpp" / f"{source.stem}.{key}.f32.gguf"
@@ -142,6 +144,15 @@ def float32_gguf(source: Path, identity: dict[str, Any], threads: int = 1) -> Pa
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def _all_float32(path: Path) -> bool:
+    """Whether every tensor of a GGUF is float32 (read from its header; the data is not touched)."""
+    try:
+        from gguf import GGUFReader
+    except ImportError:  # without the gguf package, convert (a float32 file converts to itself)
+        return False
+    return all(int(t.tensor_type) == _GGML_TYPE_F32 for t in GGUFReader(str(path)).tensors)
 
 
 @dataclass
