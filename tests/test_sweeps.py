@@ -79,13 +79,12 @@ def test_run_ids_are_the_ones_they_were_before_sweeps() -> None:
     from srlab.models import ModelSpec
 
     assert EvalConfig(model=ModelSpec(name="smollm2-135m"), benchmarks=["chain_sum_easy"]).run_id() == "eval-fbae84467991e31e"
+    # (No trained variant here: its id also hashes the training preset, which changes on its own.)
     config = ExperimentConfig.model_validate({
         "name": "pin", "models": ["smollm2-135m"], "benchmarks": {"reasoning": ["chain_sum_easy"], "harmful": ["strongreject"]},
-        "variants": [{"name": "base"}, {"name": "sft", "mixture": {"name": "m", "sources": [
-            {"name": "sums", "type": "reasoning-gym", "task": "chain_sum", "size": 4}]}, "train": {"max_steps": 2}}],
-        "strategies": ["cot", {"name": "direct", "think": "no-think"}],
+        "strategies": ["cot", {"name": "direct", "think": "no-think"}], "attacks": ["none"], "limit": 3,
     })
-    assert run_id_for(config) == "pin-39d989f646"
+    assert run_id_for(config) == "pin-2967dd37ad"
 
 
 def test_configs_without_sweeps_keep_their_run_ids(tmp_path: Path) -> None:
