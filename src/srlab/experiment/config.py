@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -106,7 +107,7 @@ class VariantConfig(_Expanded):
     def trained(self) -> bool:
         return self.mixture is not None
 
-    def spec_data(self, section: Literal["mixture", "train"], resolve: Any) -> str | dict[str, Any]:
+    def spec_data(self, section: Literal["mixture", "train"], resolve: Callable[[str], Path]) -> str | dict[str, Any]:
         """The mixture or training spec as given (a resolved path, or inline), or, with overrides, as
         a mapping with them set."""
         value = getattr(self, section)

@@ -119,7 +119,7 @@ def float32_gguf(source: Path, identity: dict[str, Any], threads: int = 1) -> Pa
     The file is written under a unique temporary name and renamed into place, so a killed or
     concurrent conversion never leaves a half-written file that a later run would load.
     """
-    if _all_float32(source):
+    if all_float32(source):
         return source  # already float32 (e.g. a trained variant exported by models.gguf_export)
     llama_cpp = _llama_cpp()
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
@@ -146,7 +146,7 @@ def float32_gguf(source: Path, identity: dict[str, Any], threads: int = 1) -> Pa
     return target
 
 
-def _all_float32(path: Path) -> bool:
+def all_float32(path: Path) -> bool:
     """Whether every tensor of a GGUF is float32 (read from its header; the data is not touched)."""
     try:
         from gguf import GGUFReader

@@ -7,15 +7,15 @@ key, value, index) and the seed group it belongs to (``repeat``: the group's nam
 
 from __future__ import annotations
 
-import io
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from srlab.report.metrics import METRIC_DEFS
 from srlab.report.model import CurvePoint, CurveRow, RateMetric, RepeatRow, VariantRow
+from srlab.report.plot import new_axes, save_figure
+from srlab.report.tables import METRIC_TITLES
 
 
 def _metric_keys(rows: list[VariantRow]) -> list[tuple[str, str]]:
@@ -96,11 +96,6 @@ def repeat_rows(rows: list[VariantRow], systems: dict[str, dict[str, Any]]) -> l
     return out
 
 
-def _title(metric: str) -> str:
-    found = METRIC_DEFS.get(metric)
-    return found.title if found else metric
-
-
 def curve_groups(curves: list[CurveRow]) -> dict[str, list[CurveRow]]:
     """Curves by their name: one plot each, a line per metric."""
     groups: dict[str, list[CurveRow]] = defaultdict(list)
@@ -112,15 +107,8 @@ def curve_groups(curves: list[CurveRow]) -> dict[str, list[CurveRow]]:
 def plot_curves(name: str, rows: list[CurveRow], out_png: str | Path) -> str:
     """Draw one curve group (each metric against the swept value, 95% intervals, seed runs as dots)
     to PNG; returns the SVG text. Numeric values sit on a numeric axis; others in the sweep's order."""
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     numeric = all(row.numeric() for row in rows)
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "srlab"}):
-        fig = Figure(figsize=(7, 4.5), dpi=120)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+    with new_axes((7, 4.5)) as (fig, ax):
         ticks = {p.index: str(p.value) for row in rows for p in row.points}
         for row in rows:
             xs = [float(p.value) if numeric else float(p.index) for p in row.points]  # type: ignore[arg-type]
@@ -131,7 +119,7 @@ def plot_curves(name: str, rows: list[CurveRow], out_png: str | Path) -> str:
                 [x for x, _ in shown], [100 * p.rate for _, p in shown],  # type: ignore[operator]
                 yerr=[[max(0.0, 100 * (p.rate - p.low)) for _, p in shown],  # type: ignore[operator]
                       [max(0.0, 100 * (p.high - p.rate)) for _, p in shown]],  # type: ignore[operator]
-                fmt="-o", capsize=3, markersize=5, label=f"{_title(row.metric)} ({row.benchmark})",
+                fmt="-o", capsize=3, markersize=5, label=f"{METRIC_TITLES.get(row.metric, row.metric)} ({row.benchmark})",
             )
             for x, p in shown:
                 seeds = [100 * r for r in p.seed_rates if r is not None]
@@ -144,9 +132,4 @@ def plot_curves(name: str, rows: list[CurveRow], out_png: str | Path) -> str:
         ax.set_title(f"{name} (95% intervals; dots: seed runs)", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
-        fig.tight_layout()
-        Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out_png, format="png", metadata={"Software": None})
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+        return save_figure(fig, out_png)

@@ -3,11 +3,41 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from srlab.report.model import Report, SelectivityRow
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+@contextmanager
+def new_axes(figsize: tuple[float, float]) -> Iterator[tuple[Figure, Axes]]:
+    """A Figure with its own Agg canvas (no pyplot global state, no display needed) and its axes,
+    under srlab's SVG settings (text kept as text, stable ids); ``save_figure`` it inside."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "srlab"}):
+        fig = Figure(figsize=figsize, dpi=120)
+        FigureCanvasAgg(fig)
+        yield fig, fig.add_subplot()
+
+
+def save_figure(fig: Figure, out_png: str | Path) -> str:
+    """Write the figure to ``out_png`` and return it as SVG text (for inlining in the HTML report)."""
+    fig.tight_layout()
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, format="png", metadata={"Software": None})
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -71,15 +101,7 @@ def plot_tradeoff(
     y_label: str = "Safety = 1 − ASR (%)", x_label: str = "Reasoning accuracy (%)",
 ) -> str:
     """Draw the plane to PNG and SVG; returns the SVG text (for inlining in the HTML report)."""
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    # A Figure with its own Agg canvas: no pyplot global state, no display needed.
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "srlab"}):
-        fig = Figure(figsize=(7, 5.5), dpi=120)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+    with new_axes((7, 5.5)) as (fig, ax):
         frontier = pareto_frontier(points)
         on_frontier = {id(p) for p in frontier}
         for p in points:
@@ -109,12 +131,7 @@ def plot_tradeoff(
         ax.set_xlim(-2, 102)
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out_png, format="png", metadata={"Software": None})
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    svg = buffer.getvalue()
+        svg = save_figure(fig, out_png)
     Path(out_svg).write_text(svg, encoding="utf-8")
     return svg
 
@@ -123,15 +140,8 @@ def plot_selectivity(rows: Sequence[SelectivityRow], out_png: str | Path) -> str
     """The selectivity plane beside the trade-off one: x = share of matched safe prompts answered,
     y = share of their unsafe members refused (privacy: data withheld), 95% Wilson bars; the top
     right is a model that tells them apart. Returns the SVG text."""
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     markers = {"xstest": ("o", "tab:blue", "XSTest pairs"), "privacy-probes": ("s", "tab:green", "privacy triples")}
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "srlab"}):
-        fig = Figure(figsize=(7, 5.5), dpi=120)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+    with new_axes((7, 5.5)) as (fig, ax):
         shown: set[str] = set()
         for row in rows:
             (x, x_low, x_high), (y, y_low, y_high) = row.rate(row.complied_safe), row.rate(row.refused_unsafe)
@@ -154,9 +164,4 @@ def plot_selectivity(rows: Sequence[SelectivityRow], out_png: str | Path) -> str
         ax.grid(alpha=0.3)
         if shown:
             ax.legend(loc="best")
-        fig.tight_layout()
-        Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out_png, format="png", metadata={"Software": None})
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+        return save_figure(fig, out_png)
