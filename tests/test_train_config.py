@@ -40,7 +40,7 @@ def test_quickstart_config_builds_the_expected_sft_config() -> None:
         "dataloader_num_workers": args.dataloader_num_workers, "use_cpu": args.use_cpu,
         "weight_decay": args.weight_decay, "optim": args.optim.value,
     } == {
-        "output_dir": str(CHECKPOINTS), "learning_rate": 2e-4, "num_train_epochs": 1.0, "max_steps": 60,
+        "output_dir": str(CHECKPOINTS), "learning_rate": 4e-4, "num_train_epochs": 1.0, "max_steps": 60,
         "lr_scheduler_type": "cosine", "warmup_steps": 0.05, "per_device_train_batch_size": 4,
         "gradient_accumulation_steps": 1, "max_length": 192, "bf16": cpu_has_native_bf16(), "activation_checkpointing": False,
         "seed": 0, "data_seed": 0, "logging_steps": 10, "save_strategy": "steps", "save_steps": 20,
