@@ -353,3 +353,22 @@ def test_learned_judge_on_smollm2_quickstart_labels(data_dir: Path) -> None:
     agreement = compare([v.label for v in verdicts], labelled.labels, labels=[True, False])
     assert agreement.n == 133 and agreement.accuracy is not None and agreement.accuracy >= 0.98
     assert agreement.count(True, False) == 0  # no rambling compliant answer called a refusal
+
+
+def test_learned_judge_on_the_quickstart_calibration_labels(data_dir: Path) -> None:
+    # The quickstart's calibration set: 128 answers of its four trained and untrained systems,
+    # drawn at random and labelled without the judge's verdicts; never trained on. The README
+    # quotes these figures; the misses are the trained variants' own formats ("The answer is: no.").
+    from srlab.judge.agreement import compare
+    from srlab.judge.labels import read_labelled
+
+    labelled = read_labelled(
+        REPO / "examples" / "quickstart" / "calibration_labels.jsonl", positive=["refusal", "partial_refusal"],
+        negative=["compliance"], data_dir=data_dir,
+    )
+    decided = [(item, label) for item, label in zip(labelled.items, labelled.labels, strict=True) if label is not None]
+    assert (len(labelled.items), len(decided), sum(label for _, label in decided)) == (128, 86, 20)
+    verdicts = RefusalJudge().judge_many([item for item, _ in decided])
+    agreement = compare([v.label for v in verdicts], [label for _, label in decided], labels=[True, False])
+    assert (agreement.count(True, True), agreement.count(False, True)) == (16, 4)  # 4 refusals missed
+    assert (agreement.count(False, False), agreement.count(True, False)) == (65, 1)
