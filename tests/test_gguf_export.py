@@ -96,3 +96,34 @@ def test_a_model_with_another_chat_template_runs_on_hf(changed_model: Path, tmp_
     assert (trained.backend, trained.name) == ("hf", str(folder))
     assert "chat template is not its base's" in caplog.text
     assert not list((tmp_path / "sft-x").glob("*.gguf*"))  # nothing half-written left behind
+
+
+def test_a_gguf_header_is_parsed_once_per_file_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # gguf's reader parses the whole vocabulary (seconds for SmolLM2), and an experiment asks
+    # about the same base file once per trained variant and once per load.
+    import os
+    import shutil
+
+    import gguf
+
+    from srlab.models import llamacpp_backend
+
+    base = _base_gguf()
+    opened: list[str] = []
+    real = gguf.GGUFReader
+
+    def counting(path: str, *args: object, **kwargs: object) -> object:
+        opened.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(gguf, "GGUFReader", counting)
+    copy = tmp_path / "base.gguf"
+    shutil.copyfile(base, copy)
+    assert llamacpp_backend.all_float32(copy) and llamacpp_backend.all_float32(copy)
+    assert len(opened) == 1
+    # The same path with new contents (a later mtime) is read again, and its answer is its own.
+    quantized = smollm2.gguf_path()
+    shutil.copyfile(quantized, copy)
+    os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 1_000_000_000))
+    assert llamacpp_backend.all_float32(copy) is False
+    assert len(opened) == 2

@@ -93,7 +93,7 @@ def _check_compatible(folder: Path, base_gguf: Path, reader: Any) -> dict[str, A
     architecture = _field_text(reader, "general.architecture")
     if architecture != "llama" or config.get("model_type") != "llama":
         raise ExportUnsupported(f"export handles llama models; base is {architecture!r}, trained is {config.get('model_type')!r}")
-    if not all_float32(base_gguf):
+    if not all_float32(base_gguf, reader):
         raise ExportUnsupported("the base GGUF is not all float32")
     from transformers import AutoTokenizer
 
