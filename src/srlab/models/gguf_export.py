@@ -86,14 +86,14 @@ def _field_text(reader: Any, key: str) -> str | None:
     return bytes(field.parts[field.data[0]]).decode("utf-8")
 
 
-def _check_compatible(folder: Path, base_gguf: Path, reader: Any) -> dict[str, Any]:
-    from srlab.models.llamacpp_backend import all_float32
+def _check_compatible(folder: Path, reader: Any) -> dict[str, Any]:
+    from srlab.models.llamacpp_backend import float32_tensors
 
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     architecture = _field_text(reader, "general.architecture")
     if architecture != "llama" or config.get("model_type") != "llama":
         raise ExportUnsupported(f"export handles llama models; base is {architecture!r}, trained is {config.get('model_type')!r}")
-    if not all_float32(base_gguf, reader):
+    if not float32_tensors(reader):
         raise ExportUnsupported("the base GGUF is not all float32")
     from transformers import AutoTokenizer
 
@@ -115,7 +115,7 @@ def export_gguf(folder: str | Path, base_gguf: str | Path, target: str | Path) -
     if target.is_file():
         return target
     reader = GGUFReader(str(base_gguf))
-    config = _check_compatible(folder, base_gguf, reader)
+    config = _check_compatible(folder, reader)
     heads, kv_heads = int(config["num_attention_heads"]), int(config.get("num_key_value_heads") or config["num_attention_heads"])
     tensors = {t.name: t for t in reader.tensors}
     partial = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")

@@ -147,16 +147,16 @@ def float32_gguf(source: Path, identity: dict[str, Any], threads: int = 1) -> Pa
     return target
 
 
-def all_float32(path: Path, reader: Any = None) -> bool:
-    """Whether every tensor of a GGUF is float32 (read from its header; the data is not touched).
+def all_float32(path: Path) -> bool:
+    """Whether every tensor of a GGUF is float32 (read from its header; the data is not touched)."""
+    stat = Path(path).stat()
+    return _all_float32_file(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
 
-    ``reader``: a ``gguf.GGUFReader`` of ``path`` the caller already has. Building one parses the
-    whole vocabulary (about 4 s for SmolLM2's 49k tokens), so a caller that needs one anyway
-    passes it instead of paying twice.
-    """
-    if reader is None:
-        stat = Path(path).stat()
-        return _all_float32_file(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+def float32_tensors(reader: Any) -> bool:
+    """``all_float32`` for a ``gguf.GGUFReader`` the caller already has. Building one parses the
+    whole vocabulary (about 4 s for SmolLM2's 49k tokens), so a caller that needs one anyway asks
+    it instead of paying twice."""
     return all(int(t.tensor_type) == _GGML_TYPE_F32 for t in reader.tensors)
 
 
@@ -168,7 +168,7 @@ def _all_float32_file(path: str, size: int, mtime_ns: int) -> bool:
         from gguf import GGUFReader
     except ImportError:  # without the gguf package, convert (a float32 file converts to itself)
         return False
-    return all(int(t.tensor_type) == _GGML_TYPE_F32 for t in GGUFReader(path).tensors)
+    return float32_tensors(GGUFReader(path))
 
 
 @dataclass
