@@ -17,7 +17,7 @@ $(VENV)/.srlab-installed: pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	# torch first: otherwise a dependency pulls a multi-GB CUDA build.
 	$(PIP) install --quiet "$(TORCH)"
-	$(PIP) install --quiet -e ".[hf,train,gym,report,dev,llamacpp]"
+	$(PIP) install --quiet -e ".[hf,train,gym,report,dev,llamacpp,judges]"
 	touch $@
 
 # Extra test dependencies: a real llama.cpp OpenAI-compatible server (built from source, ~6 min

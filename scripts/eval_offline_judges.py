@@ -14,8 +14,14 @@ Needs scikit-learn (the ``dev`` extra). For each judge and each labelled source:
 - the uncertain band: how many out-of-fold items a band around the threshold holds back and how
   agreement on the rest changes; and the calibration of the out-of-fold probabilities.
 
+For a judge that ships a fine-tuned encoder (``train_offline_judges.ENCODER_CONFIG``), the
+shipped stack is measured the same way, the encoder refitted per fold and per left-out source and
+the stacking weights fitted on training folds only; the n-gram model alone stays in the table.
+
 Agreement is on all items (a baseline's undecided counts as a miss); sensitivity and specificity
-are on the human positives and negatives; kappa is Cohen's. Takes about 3 minutes on 2 cores.
+are on the human positives and negatives; kappa is Cohen's. The n-gram models take about 3
+minutes on 2 cores (``--no-encoder``); each encoder fit about 7, cached under build/judge_encoder/
+(``train_offline_judges.py --encoder`` leaves the cross-validation fits there).
 """
 
 from __future__ import annotations
@@ -83,7 +89,34 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def evaluate(judge: str) -> dict[str, object]:
+def stacked_scores(judge: str, records: Sequence[training.Record], blind_records: Sequence[training.Record],
+                   ngram_oof: np.ndarray, ngram_loso: np.ndarray, ngram_blind: np.ndarray,
+                   folds: Sequence[tuple[np.ndarray, np.ndarray]], loso_splits: Sequence[tuple[np.ndarray, np.ndarray]],
+                   weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Probabilities of the n-gram + encoder stack: ``cv`` (the stacking weights cross-fitted too:
+    for each fold, fitted on the other folds' out-of-fold logits), ``loso`` (encoder refitted
+    without each source; stacking weights from the other sources' out-of-fold logits) and
+    ``blind`` (both models and the stack fitted on everything). Encoder fits are cached."""
+    scores = training.EncoderScores(judge, records)
+    gold = np.array([r.label for r in records])
+    encoded = scores.out_of_sample("cv", folds)
+    out = {}
+    for name, splits, ngram, enc in (("cv", folds, ngram_oof, encoded),
+                                     ("loso", loso_splits, ngram_loso, None)):
+        if enc is None:
+            enc = scores.out_of_sample(name, splits)
+        prob = np.zeros(len(records))
+        for train_idx, test_idx in splits:
+            a, b, c = training.fit_stack(ngram_oof[train_idx], encoded[train_idx], gold[train_idx], weights[train_idx])
+            prob[test_idx] = sigmoid(a * ngram[test_idx] + b * enc[test_idx] + c)
+        out[name] = prob
+    if blind_records:
+        a, b, c = training.fit_stack(ngram_oof, encoded, gold, weights)
+        out["blind"] = sigmoid(a * ngram_blind + b * scores.others(blind_records) + c)
+    return out
+
+
+def evaluate(judge: str, with_encoder: bool = True) -> dict[str, object]:
     config = training.CONFIG[judge]
     groups, c, balance = config["groups"], float(config["C"]), float(config["balance"])
     sources = training.load_sources(judge)
@@ -104,13 +137,20 @@ def evaluate(judge: str) -> dict[str, object]:
         model = training.fit_logistic(train_matrix[train_idx], gold[train_idx], weights[train_idx], c)
         oof[test_idx] = model.decision_function(train_matrix[test_idx])
     a, b = training.fit_platt(oof, gold)
-    oof_prob = sigmoid(a * oof + b)
+    ngram_prob = sigmoid(a * oof + b)
+    loso_splits = [(np.flatnonzero(source != name), np.flatnonzero(source == name)) for name in sources]
     loso = np.zeros(n)
-    for name in sources:
-        held = source == name
-        model = training.fit_logistic(train_matrix[~held], gold[~held], weights[~held], c)
-        loso[held] = model.decision_function(train_matrix[held])
+    for train_idx, test_idx in loso_splits:
+        model = training.fit_logistic(train_matrix[train_idx], gold[train_idx], weights[train_idx], c)
+        loso[test_idx] = model.decision_function(train_matrix[test_idx])
+    full = training.fit_logistic(train_matrix, gold, weights, c)
+    ngram_blind = full.decision_function(blind_matrix) if blind_records else np.zeros(0)
     baselines = baseline_predictions(judge, records)
+    # The shipped model: the n-gram model alone, or stacked with the encoder (ENCODER_CONFIG).
+    stacked = stacked_scores(judge, records, blind_records, oof, loso, ngram_blind, folds, loso_splits,
+                             weights) if judge in training.ENCODER_CONFIG and with_encoder else None
+    oof_prob = ngram_prob
+    learned = "n-gram (default)" if stacked else "learned"
 
     table: dict[str, dict[str, dict[str, float]]] = {}
     for name in [*sources, "all"]:
@@ -119,12 +159,15 @@ def evaluate(judge: str) -> dict[str, object]:
         table[name] = {
             "keywords": rates(baselines["keywords"][mask], y),
             "scorecard": rates(baselines["scorecard"][mask], y),
-            "learned, grouped CV": rates((oof_prob[mask] > 0.5).astype(int), y),
-            "learned, leave-one-source-out": rates((loso[mask] > 0).astype(int), y) if name != "all" else {},
+            f"{learned}, grouped CV": rates((ngram_prob[mask] > 0.5).astype(int), y),
+            f"{learned}, leave-one-source-out": rates((loso[mask] > 0).astype(int), y) if name != "all" else {},
         }
+        if stacked:
+            table[name]["n-gram + encoder (encoder=true), grouped CV"] = rates((stacked["cv"][mask] > 0.5).astype(int), y)
+            if name != "all" and "loso" in stacked:
+                table[name]["n-gram + encoder, leave-one-source-out"] = rates((stacked["loso"][mask] > 0.5).astype(int), y)
     if blind_records:
-        full = training.fit_logistic(train_matrix, gold, weights, c)
-        blind_pred = (full.decision_function(blind_matrix) > 0).astype(int)
+        blind_pred = (ngram_blind > 0).astype(int)
         blind_gold = np.array([r.label for r in blind_records])
         blind_source = np.array([r.source for r in blind_records])
         blind_base = baseline_predictions(judge, blind_records)
@@ -133,8 +176,11 @@ def evaluate(judge: str) -> dict[str, object]:
             table[f"{name} (blind)"] = {
                 "keywords": rates(blind_base["keywords"][mask], blind_gold[mask]),
                 "scorecard": rates(blind_base["scorecard"][mask], blind_gold[mask]),
-                "learned, trained on all": rates(blind_pred[mask], blind_gold[mask]),
+                f"{learned}, trained on all": rates(blind_pred[mask], blind_gold[mask]),
             }
+            if stacked:
+                table[f"{name} (blind)"]["n-gram + encoder (encoder=true), trained on all"] = rates(
+                    (stacked["blind"][mask] > 0.5).astype(int), blind_gold[mask])
 
     bands = []
     base_agreement = float(((oof_prob > 0.5) == gold).mean())
@@ -146,8 +192,13 @@ def evaluate(judge: str) -> dict[str, object]:
     bins = np.minimum((oof_prob * 10).astype(int), 9)
     ece = float(sum(abs(oof_prob[bins == k].mean() - gold[bins == k].mean()) * (bins == k).mean()
                     for k in range(10) if (bins == k).any()))
-    calibration = {"brier": float(((oof_prob - gold) ** 2).mean()), "ece": ece, "platt": (a, b)}
-    return {"judge": judge, "groups": groups, "C": c, "balance": balance, "upweight": config["upweight"], "table": table, "bands": bands,
+    calibration = {"brier": float(((oof_prob - gold) ** 2).mean()), "ece": ece}
+    if stacked:  # the stack's default band, for its card line
+        undecided = np.abs(stacked["cv"] - 0.5) < BANDS[0]
+        calibration["stack_band"] = (float(undecided.mean()), float(((stacked["cv"] > 0.5) == gold).mean()),
+                                     float(((stacked["cv"][~undecided] > 0.5) == gold[~undecided]).mean()))
+        calibration["stack_brier"] = float(((stacked["cv"] - gold) ** 2).mean())
+    return {"judge": judge, "encoder": stacked is not None, "groups": groups, "C": c, "balance": balance, "upweight": config["upweight"], "table": table, "bands": bands,
             "base_agreement": base_agreement, "calibration": calibration,
             "sources": {k: len(v) for k, v in sources.items()}}
 
@@ -157,7 +208,8 @@ def _fmt(value: float) -> str:
 
 
 def markdown(result: dict[str, object]) -> str:
-    lines = [f"### `{result['judge']}`: features {', '.join(result['groups'])}; C={result['C']}; class balance {result['balance']}; upweighted {result['upweight'] or 'none'}", ""]  # type: ignore[arg-type]
+    stack = "; with encoder=true, stacked with the fine-tuned encoder" if result["encoder"] else ""
+    lines = [f"### `{result['judge']}`: n-gram features {', '.join(result['groups'])}; C={result['C']}; class balance {result['balance']}; upweighted {result['upweight'] or 'none'}{stack}", ""]  # type: ignore[arg-type]
     lines += ["| source | n (human True) | scorer | agreement | sensitivity | specificity | kappa |",
               "|---|---|---|---|---|---|---|"]
     table: dict[str, dict[str, dict[str, float]]] = result["table"]  # type: ignore[assignment]
@@ -167,7 +219,8 @@ def markdown(result: dict[str, object]) -> str:
                 continue
             lines.append(f"| {name} | {r['n']} ({r['pos']}) | {scorer} | {_fmt(r['agreement'])} | "
                          f"{_fmt(r['sensitivity'])} | {_fmt(r['specificity'])} | {_fmt(r['kappa'])} |")
-    lines += ["", f"Uncertain band (grouped-CV probabilities; agreement with no band: {result['base_agreement']:.3f}):", "",
+    kind = " of the default (n-gram) model" if result["encoder"] else ""
+    lines += ["", f"Uncertain band (grouped-CV probabilities{kind}; agreement with no band: {result['base_agreement']:.3f}):", "",
               "| band around 0.5 | held back | agreement on decided | held back per source |", "|---|---|---|---|"]
     for band in result["bands"]:  # type: ignore[attr-defined]
         per = ", ".join(f"{k} {v:.1%}" for k, v in band["per_source_held_back"].items())
@@ -175,6 +228,10 @@ def markdown(result: dict[str, object]) -> str:
     cal = result["calibration"]
     lines += ["", f"Calibration of the grouped-CV probabilities: Brier {cal['brier']:.3f}, "  # type: ignore[index]
               f"ECE (10 bins) {cal['ece']:.3f}.", ""]
+    if "stack_band" in cal:  # type: ignore[operator]
+        held, plain, decided = cal["stack_band"]  # type: ignore[index]
+        lines += [f"With encoder=true: Brier {cal['stack_brier']:.3f}; the ±{BANDS[0]} band holds back {held:.1%} "  # type: ignore[index]
+                  f"and agreement goes from {plain:.3f} to {decided:.3f} on the rest.", ""]
     return "\n".join(lines)
 
 
@@ -191,9 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--judges", default="refusal,harm")
     parser.add_argument("--card", type=Path, default=None, help="fill this judge card's measured section")
+    parser.add_argument("--no-encoder", action="store_true", help="the n-gram models alone (no torch; minutes, not hours)")
     args = parser.parse_args(argv)
-    evaluate_one: Callable[[str], dict[str, object]] = evaluate
-    text = "\n".join(markdown(evaluate_one(judge)) for judge in args.judges.split(","))
+    evaluate_one: Callable[[str, bool], dict[str, object]] = evaluate
+    text = "\n".join(markdown(evaluate_one(judge, not args.no_encoder)) for judge in args.judges.split(","))
     print(text)
     if args.card:
         write_card(args.card, text)

@@ -1,6 +1,6 @@
 """Fit the learned offline judges (``refusal``, ``harm``) and write their shipped weights.
 
-    SRLAB_DATA_DIR=../shared/data .venv/bin/python scripts/train_offline_judges.py [--check]
+    SRLAB_DATA_DIR=../shared/data .venv/bin/python scripts/train_offline_judges.py [--check] [--encoder]
 
 Needs scikit-learn (``pip install -e '.[dev]'``); judging with the result does not. Deterministic:
 the same data and BLAS thread count give the same file byte for byte (``--check`` rebuilds in
@@ -18,6 +18,13 @@ Training data (human labels; ``srlab.judge.labels.LABEL_SOURCES`` says how each 
 
 Each source's rows weigh ``min(1, SOURCE_CAP / rows)`` so GPTFuzz's 6,160 ChatGPT answers do
 not drown the rest.
+
+``--encoder`` (torch and the ``judges`` extra) also fine-tunes the encoder (``srlab.judge.encoder``)
+of each judge in ``ENCODER_CONFIG`` on the same records and weights, fits the weights that stack
+its logit with the n-gram model's on both models' grouped-CV out-of-fold logits, and writes
+``<judge>-encoder.npz``: six fine-tunings of about 7 minutes each on 2 cores. The fits are
+deterministic for a given thread count; their out-of-fold logits are cached under
+build/judge_encoder/ (scripts/eval_offline_judges.py reads the same cache).
 """
 
 from __future__ import annotations
@@ -224,12 +231,176 @@ def train(judge: str, data_dir: Path | None = None, log: bool = True) -> LinearM
     )
 
 
+# --- the fine-tuned encoder (srlab.judge.encoder), stacked on the n-gram model -------------------
+
+# Chosen by grouped CV (docs/judge_card.md). ``gptfuzz_keep``: GPTFuzz rows drawn per fit (the
+# source keeps its total weight), so a fit stays near 10 minutes on 2 cores.
+ENCODER_CONFIG: dict[str, dict[str, Any]] = {
+    "refusal": {"epochs": 3, "lr": 5e-5, "batch": 16, "warmup": 0.06, "gptfuzz_keep": None},
+}
+ENCODER_CACHE = REPO / "build" / "judge_encoder"
+
+
+def fit_encoder(judge: str, records: Sequence[Record], weights: np.ndarray, rows: np.ndarray,
+                items: Sequence[tuple[list[int], int]], log: str = ""):
+    """Fine-tune the encoder on ``records[rows]`` (weighted BCE, AdamW, linear warm-up and decay,
+    batches of similar length); deterministic for a given thread count."""
+    import math
+
+    import torch
+
+    from srlab.judge import encoder
+
+    config = ENCODER_CONFIG[judge]
+    rng = np.random.default_rng(SEED)
+    weights = weights.copy()
+    if config["gptfuzz_keep"]:
+        source = np.array([r.source for r in records])
+        pool = rows[source[rows] == "gptfuzz"]
+        keep = rng.choice(pool, size=min(len(pool), config["gptfuzz_keep"]), replace=False)
+        weights[keep] *= len(pool) / len(keep)
+        rows = np.concatenate([rows[source[rows] != "gptfuzz"], np.sort(keep)])
+    model = encoder.classifier()
+    torch.manual_seed(SEED)
+    model.head.reset_parameters()
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad = encoder.trainable(name)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config["lr"], weight_decay=0.01)
+    size = config["batch"]
+    steps = max(1, int(math.ceil(len(rows) / size) * config["epochs"]))
+    warmup = max(1.0, config["warmup"] * steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / steps))
+    labels = torch.tensor([float(r.label) for r in records])
+    weight = torch.tensor(weights, dtype=torch.float32)
+    model.train()
+    step, started = 0, time.time()
+    while step < steps:
+        order = rng.permutation(rows)
+        # Batches of similar length (sorted within chunks of 50 batches), in random order.
+        batches = []
+        for chunk in (order[i:i + size * 50] for i in range(0, len(order), size * 50)):
+            chunk = chunk[np.argsort([len(items[i][0]) for i in chunk], kind="stable")]
+            batches += [chunk[i:i + size] for i in range(0, len(chunk), size)]
+        rng.shuffle(batches)
+        for batch in batches[:steps - step]:
+            logits = model(*encoder.collate([items[i] for i in batch]))
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels[batch], reduction="none")
+            loss = (loss * weight[batch]).sum() / weight[batch].sum()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            step += 1
+            if log and step % 100 == 0:
+                print(f"{log}: step {step}/{steps}, loss {loss.item():.3f}, {time.time() - started:.0f}s", file=sys.stderr, flush=True)
+    return model.eval()
+
+
+def _key(*parts: object) -> str:
+    import hashlib
+
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+
+
+def _rows(records: Sequence[Record]) -> list[tuple[str, str, str, str, bool]]:
+    return [(r.source, r.group, r.prompt, r.response, r.label) for r in records]
+
+
+class EncoderScores:
+    """Encoder logits out of sample, cached under build/judge_encoder/ by records and config (each
+    fit takes minutes): per split set (``cv``, ``loso``) one logit per record, and records outside
+    the training data (the blind sets) scored by the encoder fitted on everything."""
+
+    def __init__(self, judge: str, records: Sequence[Record]) -> None:
+        from srlab.judge import encoder
+
+        config = CONFIG[judge]
+        self.judge, self.records = judge, list(records)
+        self.weights = source_weights(records, float(config["balance"]), config["upweight"])
+        self.tokenize = encoder.PairTokenizer()
+        self.items = self.tokenize([(r.prompt, r.response) for r in records])
+        self.file = ENCODER_CACHE / f"{judge}-{_key(judge, CONFIG[judge], ENCODER_CONFIG[judge], _rows(records))}.npz"
+        self.cached = dict(np.load(self.file)) if self.file.is_file() else {}
+
+    def _save(self, key: str, logits: np.ndarray) -> None:
+        self.cached[key] = logits
+        ENCODER_CACHE.mkdir(parents=True, exist_ok=True)
+        np.savez(self.file, **self.cached)
+
+    def fit(self, rows: np.ndarray, log: str):
+        return fit_encoder(self.judge, self.records, self.weights, rows, self.items, log=f"{self.judge} {log}")
+
+    def out_of_sample(self, name: str, splits: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        from srlab.judge import encoder
+
+        scores = np.zeros(len(self.records))
+        for k, (train_rows, test_rows) in enumerate(splits):
+            if f"{name}{k}" not in self.cached:
+                model = self.fit(train_rows, f"{name} fold {k + 1}/{len(splits)}")
+                self._save(f"{name}{k}", encoder.encoder_logits(model, [self.items[i] for i in test_rows]))
+            scores[test_rows] = self.cached[f"{name}{k}"]
+        return scores
+
+    def final(self, others: Sequence[Record] = ()):
+        """The encoder fitted on every record, and its logits on ``others`` (also cached)."""
+        from srlab.judge import encoder
+
+        model = self.fit(np.arange(len(self.records)), "all records")
+        if others:
+            self._save(f"others-{_key(_rows(others))}", encoder.encoder_logits(
+                model, self.tokenize([(r.prompt, r.response) for r in others])))
+        return model
+
+    def others(self, others: Sequence[Record]) -> np.ndarray:
+        key = f"others-{_key(_rows(others))}"
+        if key not in self.cached:
+            self.final(others)
+        return self.cached[key]
+
+
+def fit_stack(ngram: np.ndarray, encoded: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]:
+    """(a, b, c) of sigmoid(a * n-gram logit + b * encoder logit + c), fitted on out-of-fold logits."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
+    model.fit(np.c_[ngram, encoded], labels, sample_weight=weights)
+    return float(model.coef_[0, 0]), float(model.coef_[0, 1]), float(model.intercept_[0])
+
+
+def train_encoder(judge: str, ngram: LinearModel, out: Path, data_dir: Path | None = None) -> Path:
+    """Out-of-fold logits of both models fix the stacking weights; then the encoder is fitted on
+    everything and written (with the weights and the n-gram fingerprint it stacks on)."""
+    from srlab.judge import encoder
+
+    config = CONFIG[judge]
+    sources = load_sources(judge, data_dir)
+    records = [r for rows in sources.values() for r in rows]
+    blind = [r for rows in load_sources(judge, data_dir, blind=True).values() for r in rows]
+    labels = np.array([r.label for r in records])
+    scores = EncoderScores(judge, records)
+    folds = grouped_folds(records)
+    ngram_oof = oof_logits(FeatureCache(records), config["groups"], float(config["C"]), scores.weights, folds)
+    stack = fit_stack(ngram_oof, scores.out_of_sample("cv", folds), labels, scores.weights)
+    model = scores.final(blind)
+    target = out / f"{judge}-encoder.npz"
+    encoder.save_overrides(str(target), model, {
+        "name": judge, "stack": list(stack), "ngram": ngram.fingerprint, "base_sha256": encoder.ENCODER_SHA256,
+        "config": ENCODER_CONFIG[judge], "frozen_layers": encoder.FROZEN_LAYERS,
+        "prompt_tokens": encoder.PROMPT_TOKENS, "response_tokens": encoder.RESPONSE_TOKENS,
+        "trainer": "torch AdamW, weighted BCE; stack: sklearn LogisticRegression on GroupKFold(5) out-of-fold logits",
+    })
+    return target
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--judges", default="refusal,harm", help="comma-separated: refusal, harm")
     parser.add_argument("--data-dir", type=Path, default=None, help="shared data folder (default $SRLAB_DATA_DIR)")
     parser.add_argument("--out", type=Path, default=RESOURCES, help="folder for <judge>.npz")
     parser.add_argument("--check", action="store_true", help="rebuild and compare with the files in --out")
+    parser.add_argument("--encoder", action="store_true",
+                        help="also fine-tune the encoder stacked on each judge in ENCODER_CONFIG (about an hour per judge)")
     args = parser.parse_args(argv)
     assert set(GROUPS) >= {g for cfg in CONFIG.values() for g in cfg["groups"]}
     status = 0
@@ -249,6 +420,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.out.mkdir(parents=True, exist_ok=True)
             save_model(str(target), model)
             print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
+        if args.encoder and judge in ENCODER_CONFIG and not args.check:
+            from srlab.judge.learned import read_model
+
+            with target.open("rb") as handle:
+                written = train_encoder(judge, read_model(handle), args.out, args.data_dir)
+            print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)")
     return status
 
 
