@@ -366,3 +366,16 @@ def test_cli_negative_classes_make_unknown_classes_errors(tmp_path: Path, capsys
     code = main(["judge-agreement", "--judges", "refusal", "--labels", str(labels), "--positive", "refusal",
                  "--negative", "compliance"])
     assert code == 2 and "labels.jsonl:2: field 'label': class 'complied' is neither" in capsys.readouterr().err
+
+
+def test_cli_judge_params_choose_the_refusal_judges_encoder(capsys: pytest.CaptureFixture[str]) -> None:
+    # heldout4 (never trained on): the n-gram judge decides 157 and gets 155 right; with its
+    # encoder stacked (encoder=true) it decides 156 and gets 152 right (docs/judge_card.md).
+    labels = str(Path(__file__).parent / "data" / "refusal_heldout4.jsonl")
+    args = ["judge-agreement", "--judges", "refusal", "--labels", labels, "--positive", "refusal,partial_refusal"]
+    assert main(args) == 0
+    assert "refusal vs human: n=157 accuracy=98.7%" in capsys.readouterr().out
+    assert main([*args, "--judge-param", "encoder=true"]) == 0
+    assert "refusal vs human: n=156 accuracy=97.4%" in capsys.readouterr().out
+    assert main([*args, "--judge-param", "encodr=true"]) == 2
+    assert "judge 'refusal' has no parameter 'encodr'; valid: threshold, uncertain_band, encoder" in capsys.readouterr().err

@@ -22,7 +22,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from srlab.cli.options import add_model_options, model_spec_from_args, split_names
+from srlab.cli.options import (
+    add_judge_param_option,
+    add_model_options,
+    judge_params_from_args,
+    model_spec_from_args,
+    split_names,
+)
 from srlab.errors import SrlabError
 from srlab.judge.labels import LABEL_SOURCES, label_source, read_labelled
 from srlab.report.correction import CORRECTION_METHODS
@@ -66,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data-dir", default=None, help="data directory for labels rows that name a benchmark sample (default: $SRLAB_DATA_DIR)"
     )
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results as JSON here")
+    add_judge_param_option(parser, "every judge in --judges")
     add_model_options(parser, flag="--judge-model", required=False)
     parser.set_defaults(func=run)
 
@@ -136,7 +143,8 @@ def build_judges(names: list[str], args: argparse.Namespace) -> dict[str, Any]:
 
     judge_model = model_spec_from_args(args, args.judge_model) if args.judge_model else None
     factory = JudgeFactory(judge_model=judge_model)
-    specs = [JudgeSpec(name=name) for name in names]
+    params = judge_params_from_args(args.judge_param)
+    specs = [JudgeSpec(name=name, params=params) for name in names]
     if args.target is not None:  # else each judge reads its own default part
         specs = [with_target(spec, args.target) for spec in specs]
     return {spec.name: factory.build(spec) for spec in specs}

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import re
 
-import yaml
 from pydantic import ValidationError
 
 from srlab.cli.options import (
     add_data_options,
     add_decoding_options,
+    add_judge_param_option,
     add_model_options,
     decoding_from_args,
+    judge_params_from_args,
     model_spec_from_args,
     split_names,
 )
@@ -68,8 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--judge-base-url", default=None, help="OpenAI-compatible server of --judge-model")
     parser.add_argument("--judge-target", default=None, choices=["full", "answer", "reasoning"],
                         help="part of the output the --judge judges read (default: each judge's own)")
-    parser.add_argument("--judge-param", action="append", default=[], metavar="KEY=VALUE",
-                        help="a parameter of the --judge judges, e.g. extractor=strict-match (repeatable)")
+    add_judge_param_option(parser, "the --judge judges")
     parser.add_argument("--keep-failed", action="store_true",
                         help="keep requests that failed before as failed instead of retrying them")
     parser.add_argument("--output", default=None, help="JSON results path (default: .srlab/<run id>.json)")
@@ -114,12 +114,7 @@ def _judge_spec(text: str, target: str | None, params: dict[str, object]) -> dic
 
 
 def _judges(values: list[str], target: str | None, raw_params: list[str]) -> dict[str, list[dict[str, object]]]:
-    params: dict[str, object] = {}
-    for value in raw_params:
-        key, sep, raw = value.partition("=")
-        if not sep or not key.strip():
-            raise SrlabError(f"--judge-param {value!r}: expected KEY=VALUE, e.g. extractor=strict-match")
-        params[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+    params = judge_params_from_args(raw_params)
     judges: dict[str, list[dict[str, object]]] = {}
     for value in values:
         axis, sep, name = value.partition("=")

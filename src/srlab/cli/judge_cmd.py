@@ -8,7 +8,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from srlab.cli.options import add_model_options
+from srlab.cli.options import add_judge_param_option, add_model_options
 from srlab.errors import DataFormatError
 from srlab.models.reasoning import make_generation
 from srlab.schema import Sample, Verdict
@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--target", default=None, choices=["full", "answer", "reasoning"],
         help="what the judge reads (default: the judge's own; refusal reads the answer)",
     )
+    add_judge_param_option(parser, "the judge")
     add_model_options(parser, flag="--judge-model", required=False)
     parser.set_defaults(func=run)
 

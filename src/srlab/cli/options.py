@@ -73,3 +73,23 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def split_names(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def add_judge_param_option(parser: argparse.ArgumentParser, which: str) -> None:
+    parser.add_argument("--judge-param", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"a parameter of {which}, e.g. extractor=strict-match or encoder=true (repeatable)")
+
+
+def judge_params_from_args(values: list[str]) -> dict[str, object]:
+    """``--judge-param KEY=VALUE`` values as params; each value is read as YAML (``true``, ``0.5``)."""
+    import yaml
+
+    from srlab.errors import SrlabError
+
+    params: dict[str, object] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if not sep or not key.strip():
+            raise SrlabError(f"--judge-param {value!r}: expected KEY=VALUE, e.g. extractor=strict-match")
+        params[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+    return params
