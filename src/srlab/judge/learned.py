@@ -142,13 +142,18 @@ def save_model(path: str, model: LinearModel) -> None:
     meta = {"name": model.name, "groups": list(model.groups), "dim": model.dim, "bias": model.bias,
             "calibration": list(model.calibration), "feature_version": FEATURE_VERSION, **model.meta}
     import io
-    import zipfile
 
     buffer = io.BytesIO()
     np.save(buffer, model.weights.astype(np.float16), allow_pickle=False)
-    # A fixed timestamp keeps the file byte-identical across rebuilds.
+    write_weights_zip(path, {"weights.npy": buffer.getvalue(), "meta.json": json.dumps(meta, indent=1, sort_keys=True).encode()})
+
+
+def write_weights_zip(path: str, members: dict[str, bytes]) -> None:
+    """A deflated zip of ``members``; a fixed timestamp keeps it byte-identical across rebuilds."""
+    import zipfile
+
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in (("weights.npy", buffer.getvalue()), ("meta.json", json.dumps(meta, indent=1, sort_keys=True).encode())):
+        for name, data in members.items():
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
